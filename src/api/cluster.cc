@@ -2,6 +2,8 @@
 
 namespace herd::api {
 
-std::string namespaceFor(std::string_view cluster_name) { return "herd-" + std::string(cluster_name); }
+std::string namespaceFor(std::string_view cluster_name) {
+  return "herd-" + std::string(cluster_name);
+}
 
 }  // namespace herd::api

@@ -63,8 +63,9 @@ struct ObjectMeta {
         field("uid", &ObjectMeta::uid), field("resourceVersion", &ObjectMeta::resourceVersion),
         field("generation", &ObjectMeta::generation),
         field("creationTimestamp", &ObjectMeta::creationTimestamp),
-        field("deletionTimestamp", &ObjectMeta::deletionTimestamp), field("labels", &ObjectMeta::labels),
-        field("annotations", &ObjectMeta::annotations), field("finalizers", &ObjectMeta::finalizers));
+        field("deletionTimestamp", &ObjectMeta::deletionTimestamp),
+        field("labels", &ObjectMeta::labels), field("annotations", &ObjectMeta::annotations),
+        field("finalizers", &ObjectMeta::finalizers));
   }
   bool operator==(const ObjectMeta&) const = default;
 };
@@ -74,7 +75,8 @@ struct Resources {
   std::map<std::string, Quantity> requests;
   std::map<std::string, Quantity> limits;
   static constexpr auto fields() {
-    return std::make_tuple(field("requests", &Resources::requests), field("limits", &Resources::limits));
+    return std::make_tuple(field("requests", &Resources::requests),
+                           field("limits", &Resources::limits));
   }
   bool operator==(const Resources&) const = default;
 };
@@ -99,8 +101,9 @@ struct EtcdSpec {
   Resources resources;
   std::map<std::string, std::string> extraArgs;
   static constexpr auto fields() {
-    return std::make_tuple(field("replicas", &EtcdSpec::replicas), field("storageSize", &EtcdSpec::storageSize),
-                           field("resources", &EtcdSpec::resources), field("extraArgs", &EtcdSpec::extraArgs));
+    return std::make_tuple(
+        field("replicas", &EtcdSpec::replicas), field("storageSize", &EtcdSpec::storageSize),
+        field("resources", &EtcdSpec::resources), field("extraArgs", &EtcdSpec::extraArgs));
   }
   bool operator==(const EtcdSpec&) const = default;
 };
@@ -113,7 +116,8 @@ struct ControlPlaneSpec {
   static constexpr auto fields() {
     return std::make_tuple(field("apiServer", &ControlPlaneSpec::apiServer),
                            field("controllerManager", &ControlPlaneSpec::controllerManager),
-                           field("scheduler", &ControlPlaneSpec::scheduler), field("etcd", &ControlPlaneSpec::etcd));
+                           field("scheduler", &ControlPlaneSpec::scheduler),
+                           field("etcd", &ControlPlaneSpec::etcd));
   }
   bool operator==(const ControlPlaneSpec&) const = default;
 };
@@ -125,7 +129,8 @@ struct NetworkSpec {
   // The cluster DNS Service address; derived from serviceCIDR (its tenth address) when absent.
   std::optional<std::string> dnsServiceIP;
   static constexpr auto fields() {
-    return std::make_tuple(field("serviceCIDR", &NetworkSpec::serviceCIDR), field("podCIDR", &NetworkSpec::podCIDR),
+    return std::make_tuple(field("serviceCIDR", &NetworkSpec::serviceCIDR),
+                           field("podCIDR", &NetworkSpec::podCIDR),
                            field("dnsDomain", &NetworkSpec::dnsDomain),
                            field("dnsServiceIP", &NetworkSpec::dnsServiceIP));
   }
@@ -135,7 +140,9 @@ struct NetworkSpec {
 struct ExposeSpec {
   // The public name of the tenant API; defaults to <name>.<base-domain>.
   std::optional<std::string> hostname;
-  static constexpr auto fields() { return std::make_tuple(field("hostname", &ExposeSpec::hostname)); }
+  static constexpr auto fields() {
+    return std::make_tuple(field("hostname", &ExposeSpec::hostname));
+  }
   bool operator==(const ExposeSpec&) const = default;
 };
 
@@ -151,7 +158,8 @@ struct AddonsSpec {
   AddonSpec metricsServer;
   AddonSpec dashboard;
   static constexpr auto fields() {
-    return std::make_tuple(field("kubeProxy", &AddonsSpec::kubeProxy), field("coreDNS", &AddonsSpec::coreDNS),
+    return std::make_tuple(field("kubeProxy", &AddonsSpec::kubeProxy),
+                           field("coreDNS", &AddonsSpec::coreDNS),
                            field("metricsServer", &AddonsSpec::metricsServer),
                            field("dashboard", &AddonsSpec::dashboard));
   }
@@ -167,9 +175,10 @@ struct ClusterSpec {
   // A paused cluster is left alone by the controller: nothing is created, changed or deleted.
   std::optional<bool> paused;
   static constexpr auto fields() {
-    return std::make_tuple(field("version", &ClusterSpec::version), field("controlPlane", &ClusterSpec::controlPlane),
-                           field("network", &ClusterSpec::network), field("expose", &ClusterSpec::expose),
-                           field("addons", &ClusterSpec::addons), field("paused", &ClusterSpec::paused));
+    return std::make_tuple(
+        field("version", &ClusterSpec::version), field("controlPlane", &ClusterSpec::controlPlane),
+        field("network", &ClusterSpec::network), field("expose", &ClusterSpec::expose),
+        field("addons", &ClusterSpec::addons), field("paused", &ClusterSpec::paused));
   }
   bool operator==(const ClusterSpec&) const = default;
 };
@@ -184,7 +193,8 @@ struct Condition {
   std::optional<int64_t> observedGeneration;
   static constexpr auto fields() {
     return std::make_tuple(field("type", &Condition::type), field("status", &Condition::status),
-                           field("reason", &Condition::reason), field("message", &Condition::message),
+                           field("reason", &Condition::reason),
+                           field("message", &Condition::message),
                            field("lastTransitionTime", &Condition::lastTransitionTime),
                            field("observedGeneration", &Condition::observedGeneration));
   }
@@ -209,7 +219,8 @@ struct ComponentsStatus {
   std::optional<ComponentStatus> controllerManager;
   std::optional<ComponentStatus> scheduler;
   static constexpr auto fields() {
-    return std::make_tuple(field("etcd", &ComponentsStatus::etcd), field("apiServer", &ComponentsStatus::apiServer),
+    return std::make_tuple(field("etcd", &ComponentsStatus::etcd),
+                           field("apiServer", &ComponentsStatus::apiServer),
                            field("controllerManager", &ComponentsStatus::controllerManager),
                            field("scheduler", &ComponentsStatus::scheduler));
   }
@@ -221,7 +232,8 @@ struct WorkloadCounts {
   int32_t total = 0;
   int32_t ready = 0;
   static constexpr auto fields() {
-    return std::make_tuple(field("total", &WorkloadCounts::total), field("ready", &WorkloadCounts::ready));
+    return std::make_tuple(field("total", &WorkloadCounts::total),
+                           field("ready", &WorkloadCounts::ready));
   }
   bool operator==(const WorkloadCounts&) const = default;
 };
@@ -240,17 +252,19 @@ struct ClusterStatus {
   static constexpr auto fields() {
     return std::make_tuple(
         field("phase", &ClusterStatus::phase), field("conditions", &ClusterStatus::conditions),
-        field("observedGeneration", &ClusterStatus::observedGeneration), field("endpoint", &ClusterStatus::endpoint),
-        field("version", &ClusterStatus::version), field("namespace", &ClusterStatus::namespace_),
-        field("kubeconfigSecret", &ClusterStatus::kubeconfigSecret), field("components", &ClusterStatus::components),
-        field("nodes", &ClusterStatus::nodes), field("pods", &ClusterStatus::pods));
+        field("observedGeneration", &ClusterStatus::observedGeneration),
+        field("endpoint", &ClusterStatus::endpoint), field("version", &ClusterStatus::version),
+        field("namespace", &ClusterStatus::namespace_),
+        field("kubeconfigSecret", &ClusterStatus::kubeconfigSecret),
+        field("components", &ClusterStatus::components), field("nodes", &ClusterStatus::nodes),
+        field("pods", &ClusterStatus::pods));
   }
   bool operator==(const ClusterStatus&) const = default;
 };
 
 // The lifecycle phases reported in status.phase.
-inline constexpr std::string_view kPhases[] = {"Pending", "Provisioning", "Running", "Updating",
-                                               "Degraded", "Deleting", "Failed"};
+inline constexpr std::string_view kPhases[] = {"Pending",  "Provisioning", "Running", "Updating",
+                                               "Degraded", "Deleting",     "Failed"};
 
 struct Cluster {
   ObjectMeta metadata;

@@ -13,7 +13,9 @@ namespace {
 using nlohmann::json;
 
 template <typename T>
-concept Described = requires { T::fields(); };
+concept Described = requires {
+  T::fields();
+};
 template <typename T>
 struct IsOptional : std::false_type {};
 template <typename T>
@@ -131,7 +133,9 @@ class Decoder {
 
   void mismatch(const FieldPath& p, const json& j, std::string_view expected) {
     // YAML reads 1.32 as a number; say how to keep it a string.
-    std::string hint = j.is_number() && expected == "a string" ? fmt::format("quote it in YAML: \"{}\"", j.dump()) : "";
+    std::string hint = j.is_number() && expected == "a string"
+                           ? fmt::format("quote it in YAML: \"{}\"", j.dump())
+                           : "";
     errors_.typeMismatch(p, j, expected, hint);
   }
 
@@ -211,20 +215,21 @@ class ShapeWriter {
       json props = json::object();
       std::apply(
           [&](const auto&... f) {
-            ((props[std::string(f.name)] = shape<std::remove_cvref_t<decltype(std::declval<T&>().*(f.member))>>()),
+            ((props[std::string(f.name)] =
+                  shape<std::remove_cvref_t<decltype(std::declval<T&>().*(f.member))>>()),
              ...);
           },
           T::fields());
       return {{"type", "object"}, {"properties", props}};
     }
   }
-
 };
 
 void checkTypeMeta(const json& object, FieldErrors& errors) {
   auto check = [&](std::string_view key, std::string_view want) {
     auto it = object.find(std::string(key));
-    if (it == object.end() || it->is_null() || (it->is_string() && it->get<std::string>().empty())) {
+    if (it == object.end() || it->is_null() ||
+        (it->is_string() && it->get<std::string>().empty())) {
       errors.required(FieldPath(key));
     } else if (!it->is_string() || it->get<std::string>() != want) {
       errors.notSupported(FieldPath(key), *it, {want});
@@ -265,7 +270,8 @@ Result<std::vector<ManifestDocument>> decodeManifests(std::string_view text) {
   size_t index = 0;
   for (const auto& doc : docs) {
     // kubectl accepts a v1 List wrapping objects; so do we.
-    if (doc.is_object() && doc.value("kind", "") == "List" && doc.contains("items") && doc["items"].is_array()) {
+    if (doc.is_object() && doc.value("kind", "") == "List" && doc.contains("items") &&
+        doc["items"].is_array()) {
       for (const auto& item : doc["items"]) out.push_back({index++, decodeCluster(item)});
       continue;
     }
@@ -278,6 +284,8 @@ std::string toJsonText(const json& value) {
   return value.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-json clusterTypeShape() { return ShapeWriter::shape<Cluster>(); }
+json clusterTypeShape() {
+  return ShapeWriter::shape<Cluster>();
+}
 
 }  // namespace herd::api

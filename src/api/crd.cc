@@ -12,14 +12,17 @@ extern const std::string_view kClusterCrdYaml;
 
 namespace herd::api {
 
-std::string_view clusterCrdYaml() { return embedded::kClusterCrdYaml; }
+std::string_view clusterCrdYaml() {
+  return embedded::kClusterCrdYaml;
+}
 
 const nlohmann::json& clusterCrd() {
   static const nlohmann::json crd = [] {
     auto docs = parseDocuments(clusterCrdYaml());
     if (!docs || docs->size() != 1) {
       // The file is compiled in and covered by tests: failing here is a build defect.
-      std::cerr << "herd: the embedded Cluster CRD does not parse: " << docs.status().message() << "\n";
+      std::cerr << "herd: the embedded Cluster CRD does not parse: " << docs.status().message()
+                << "\n";
       std::abort();
     }
     return (*docs)[0];

@@ -1,5 +1,6 @@
 #include "api/defaults.h"
 
+#include "api/validation.h"
 #include "api/versions.h"
 #include "common/net.h"
 
@@ -37,7 +38,9 @@ void applyDefaults(Cluster& cluster, const DefaultingContext& context) {
     }
   }
 
-  if (!spec.expose.hostname && !cluster.metadata.name.empty() && !context.baseDomain.empty()) {
+  // Derived only from a valid name; an invalid one is reported by validate(), once.
+  if (!spec.expose.hostname && isDns1123Label(cluster.metadata.name) &&
+      !context.baseDomain.empty()) {
     spec.expose.hostname = cluster.metadata.name + "." + context.baseDomain;
   }
 

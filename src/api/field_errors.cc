@@ -12,15 +12,23 @@ std::string formatValue(const nlohmann::json& v) {
 
 std::string_view jsonTypeName(const nlohmann::json& v) {
   switch (v.type()) {
-    case nlohmann::json::value_t::null: return "null";
-    case nlohmann::json::value_t::object: return "object";
-    case nlohmann::json::value_t::array: return "array";
-    case nlohmann::json::value_t::string: return "string";
-    case nlohmann::json::value_t::boolean: return "boolean";
+    case nlohmann::json::value_t::null:
+      return "null";
+    case nlohmann::json::value_t::object:
+      return "object";
+    case nlohmann::json::value_t::array:
+      return "array";
+    case nlohmann::json::value_t::string:
+      return "string";
+    case nlohmann::json::value_t::boolean:
+      return "boolean";
     case nlohmann::json::value_t::number_integer:
-    case nlohmann::json::value_t::number_unsigned: return "integer";
-    case nlohmann::json::value_t::number_float: return "number";
-    default: return "unknown";
+    case nlohmann::json::value_t::number_unsigned:
+      return "integer";
+    case nlohmann::json::value_t::number_float:
+      return "number";
+    default:
+      return "unknown";
   }
 }
 
@@ -47,12 +55,19 @@ FieldPath FieldPath::key(std::string_view k) const {
 std::string_view FieldError::reason() const {
   switch (type) {
     case Type::kInvalid:
-    case Type::kTypeMismatch: return "FieldValueInvalid";
-    case Type::kRequired: return "FieldValueRequired";
-    case Type::kNotSupported: return "FieldValueNotSupported";
-    case Type::kForbidden: return "FieldValueForbidden";
-    case Type::kDuplicate: return "FieldValueDuplicate";
-    case Type::kUnknownField: return "FieldValueUnknown";
+      return "FieldValueInvalid";
+    case Type::kTypeMismatch:
+      return "FieldValueTypeInvalid";
+    case Type::kRequired:
+      return "FieldValueRequired";
+    case Type::kNotSupported:
+      return "FieldValueNotSupported";
+    case Type::kForbidden:
+      return "FieldValueForbidden";
+    case Type::kDuplicate:
+      return "FieldValueDuplicate";
+    case Type::kUnknownField:
+      return "FieldValueUnknown";
   }
   return "FieldValueInvalid";
 }
@@ -60,13 +75,18 @@ std::string_view FieldError::reason() const {
 std::string FieldError::message() const {
   switch (type) {
     case Type::kInvalid:
-    case Type::kTypeMismatch: return fmt::format("Invalid value: {}: {}", formatValue(value), detail);
-    case Type::kRequired: return detail.empty() ? "Required value" : "Required value: " + detail;
+    case Type::kTypeMismatch:
+      return fmt::format("Invalid value: {}: {}", formatValue(value), detail);
+    case Type::kRequired:
+      return detail.empty() ? "Required value" : "Required value: " + detail;
     case Type::kNotSupported:
       return fmt::format("Unsupported value: {}: supported values: {}", formatValue(value), detail);
-    case Type::kForbidden: return "Forbidden: " + detail;
-    case Type::kDuplicate: return fmt::format("Duplicate value: {}", formatValue(value));
-    case Type::kUnknownField: return "unknown field";
+    case Type::kForbidden:
+      return "Forbidden: " + detail;
+    case Type::kDuplicate:
+      return fmt::format("Duplicate value: {}", formatValue(value));
+    case Type::kUnknownField:
+      return "unknown field";
   }
   return detail;
 }
@@ -107,8 +127,8 @@ void FieldErrors::unknownField(const FieldPath& p) {
   errors_.push_back({FieldError::Type::kUnknownField, p.str(), nullptr, {}});
 }
 
-void FieldErrors::typeMismatch(const FieldPath& p, const nlohmann::json& value, std::string_view expected,
-                               std::string_view hint) {
+void FieldErrors::typeMismatch(const FieldPath& p, const nlohmann::json& value,
+                               std::string_view expected, std::string_view hint) {
   std::string detail = fmt::format("must be {}, not {}", expected, jsonTypeName(value));
   if (!hint.empty()) detail += fmt::format(" ({})", hint);
   errors_.push_back({FieldError::Type::kTypeMismatch, p.str(), value, std::move(detail)});

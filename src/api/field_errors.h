@@ -28,7 +28,15 @@ class FieldPath {
 };
 
 struct FieldError {
-  enum class Type { kInvalid, kRequired, kNotSupported, kForbidden, kDuplicate, kUnknownField, kTypeMismatch };
+  enum class Type {
+    kInvalid,
+    kRequired,
+    kNotSupported,
+    kForbidden,
+    kDuplicate,
+    kUnknownField,
+    kTypeMismatch
+  };
   Type type = Type::kInvalid;
   std::string field;
   nlohmann::json value;  // the offending value, if any
@@ -46,7 +54,8 @@ class FieldErrors {
  public:
   void invalid(const FieldPath& p, nlohmann::json value, std::string detail);
   void required(const FieldPath& p, std::string detail = {});
-  void notSupported(const FieldPath& p, nlohmann::json value, const std::vector<std::string_view>& supported);
+  void notSupported(const FieldPath& p, nlohmann::json value,
+                    const std::vector<std::string_view>& supported);
   void forbidden(const FieldPath& p, std::string detail);
   void duplicate(const FieldPath& p, nlohmann::json value);
   void unknownField(const FieldPath& p);

@@ -4,9 +4,13 @@
 
 namespace herd::api {
 
-std::string tenantNamespace(const Cluster& cluster) { return namespaceFor(cluster.metadata.name); }
+std::string tenantNamespace(const Cluster& cluster) {
+  return namespaceFor(cluster.metadata.name);
+}
 
-std::string apiHostname(const Cluster& cluster) { return cluster.spec.expose.hostname.value_or(""); }
+std::string apiHostname(const Cluster& cluster) {
+  return cluster.spec.expose.hostname.value_or("");
+}
 
 std::string etcdHostname(const Cluster& cluster) {
   std::string host = apiHostname(cluster);
@@ -18,7 +22,18 @@ std::vector<std::string> serviceDnsNames(std::string_view service, std::string_v
           fmt::format("{}.{}.svc.{}", service, ns, kSeedDnsDomain)};
 }
 
-std::string etcdMemberName(int index) { return fmt::format("{}-{}", kEtcdStatefulSetName, index); }
+std::string publicApiServerUrl(const Cluster& cluster, int port) {
+  return fmt::format("https://{}:{}", apiHostname(cluster), port);
+}
+
+std::string internalApiServerUrl(const Cluster& cluster) {
+  return fmt::format("https://{}.{}.svc:{}", kApiServerServiceName, tenantNamespace(cluster),
+                     kApiServerPort);
+}
+
+std::string etcdMemberName(int index) {
+  return fmt::format("{}-{}", kEtcdStatefulSetName, index);
+}
 
 std::vector<std::string> etcdMemberDnsNames(const Cluster& cluster, int index) {
   std::string member = etcdMemberName(index);

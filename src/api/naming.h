@@ -19,6 +19,10 @@ inline constexpr std::string_view kApiServerServiceName = "kube-apiserver";
 inline constexpr std::string_view kEtcdServiceName = "etcd";
 // etcd's StatefulSet; its members are etcd-0, etcd-1, ...
 inline constexpr std::string_view kEtcdStatefulSetName = "etcd";
+// The port of the in-seed kube-apiserver Service: kubeadm's, which tools assume.
+inline constexpr int kApiServerPort = 6443;
+// The gateway's public TLS port, where clients outside the seed reach every tenant by SNI.
+inline constexpr int kPublicApiPort = 443;
 
 // herd-<name>: the seed namespace that holds everything of one tenant.
 std::string tenantNamespace(const Cluster& cluster);
@@ -28,6 +32,10 @@ std::string apiHostname(const Cluster& cluster);
 std::string etcdHostname(const Cluster& cluster);
 // The names of a Service inside the seed: svc.ns, svc.ns.svc, svc.ns.svc.cluster.local.
 std::vector<std::string> serviceDnsNames(std::string_view service, std::string_view ns);
+// https://<api hostname>:<port>: the endpoint clients outside the seed use.
+std::string publicApiServerUrl(const Cluster& cluster, int port = kPublicApiPort);
+// https://kube-apiserver.herd-<name>.svc:6443: the endpoint of components inside the seed.
+std::string internalApiServerUrl(const Cluster& cluster);
 // etcd-<i>
 std::string etcdMemberName(int index);
 // etcd-<i>.etcd.herd-<name>.svc and etcd-<i>.etcd.herd-<name>.svc.cluster.local

@@ -10,8 +10,9 @@ namespace herd::api {
 
 Result<long double> parseQuantity(std::string_view text) {
   auto bad = [&] {
-    return Status::invalid(fmt::format(
-        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"));
+    return Status::invalid(
+        fmt::format("quantities must match the regular expression "
+                    "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"));
   };
   size_t i = 0;
   if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
@@ -29,10 +30,22 @@ Result<long double> parseQuantity(std::string_view text) {
     long double factor;
   };
   static constexpr Suffix kSuffixes[] = {
-      {"", 1},          {"n", 1e-9L},       {"u", 1e-6L},       {"m", 1e-3L},       {"k", 1e3L},
-      {"M", 1e6L},      {"G", 1e9L},        {"T", 1e12L},       {"P", 1e15L},       {"E", 1e18L},
-      {"Ki", 1024.0L},  {"Mi", 1048576.0L}, {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L},
-      {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L},
+      {"", 1},
+      {"n", 1e-9L},
+      {"u", 1e-6L},
+      {"m", 1e-3L},
+      {"k", 1e3L},
+      {"M", 1e6L},
+      {"G", 1e9L},
+      {"T", 1e12L},
+      {"P", 1e15L},
+      {"E", 1e18L},
+      {"Ki", 1024.0L},
+      {"Mi", 1048576.0L},
+      {"Gi", 1073741824.0L},
+      {"Ti", 1099511627776.0L},
+      {"Pi", 1125899906842624.0L},
+      {"Ei", 1152921504606846976.0L},
   };
   bool found = false;
   for (const auto& s : kSuffixes) {

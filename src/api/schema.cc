@@ -12,15 +12,23 @@ using nlohmann::json;
 
 std::string typeOf(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "object";
-    case json::value_t::array: return "array";
-    case json::value_t::string: return "string";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return "number";
-    default: return "unknown";
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    default:
+      return "unknown";
   }
 }
 
@@ -34,10 +42,14 @@ bool typeMatches(const json& v, std::string_view type) {
   return true;
 }
 
-std::string formatNumber(const json& n) { return n.dump(); }
+std::string formatNumber(const json& n) {
+  return n.dump();
+}
 
 // The text of the field path the apiserver puts in "<path> in body ..." messages.
-std::string bodyPath(const FieldPath& p) { return p.str().empty() ? "body" : p.str() + " in body"; }
+std::string bodyPath(const FieldPath& p) {
+  return p.str().empty() ? "body" : p.str() + " in body";
+}
 
 class Validator {
  public:
@@ -48,17 +60,17 @@ class Validator {
     if (v.is_null()) {
       if (s.value("nullable", false)) return;
       // null for a typed field is rejected the way the apiserver rejects it.
-      if (s.contains("type")) errs_.invalid(p, "null", fmt::format("{} must be of type {}: \"null\"", bodyPath(p), s["type"].get<std::string>()));
+      if (s.contains("type")) typeError(p, "null", s["type"].get<std::string>());
       return;
     }
     if (s.value("x-kubernetes-int-or-string", false)) {
       if (!v.is_number_integer() && !v.is_string()) {
-        errs_.invalid(p, typeOf(v), fmt::format("{} must be of type integer or string: \"{}\"", bodyPath(p), typeOf(v)));
+        typeError(p, typeOf(v), "integer or string");
         return;
       }
     } else if (auto t = s.find("type"); t != s.end() && t->is_string()) {
       if (!typeMatches(v, t->get<std::string>())) {
-        errs_.invalid(p, typeOf(v), fmt::format("{} must be of type {}: \"{}\"", bodyPath(p), t->get<std::string>(), typeOf(v)));
+        typeError(p, typeOf(v), t->get<std::string>());
         return;
       }
     }
@@ -71,6 +83,12 @@ class Validator {
   }
 
  private:
+  // As the apiserver reports it: the value shown is the JSON type that was found.
+  void typeError(const FieldPath& p, const std::string& found, const std::string& expected) {
+    errs_.add({FieldError::Type::kTypeMismatch, p.str(), found,
+               fmt::format("{} must be of type {}: \"{}\"", bodyPath(p), expected, found)});
+  }
+
   void checkEnum(const json& v, const json& s, const FieldPath& p) {
     auto e = s.find("enum");
     if (e == s.end() || !e->is_array()) return;
@@ -91,13 +109,17 @@ class Validator {
     if (auto m = s.find("maximum"); m != s.end() && m->is_number()) {
       bool exclusive = s.value("exclusiveMaximum", false);
       if (exclusive ? x >= m->get<double>() : x > m->get<double>()) {
-        errs_.invalid(p, v, fmt::format("{} should be less than {}{}", bodyPath(p), exclusive ? "" : "or equal to ", formatNumber(*m)));
+        errs_.invalid(p, v,
+                      fmt::format("{} should be less than {}{}", bodyPath(p),
+                                  exclusive ? "" : "or equal to ", formatNumber(*m)));
       }
     }
     if (auto m = s.find("minimum"); m != s.end() && m->is_number()) {
       bool exclusive = s.value("exclusiveMinimum", false);
       if (exclusive ? x <= m->get<double>() : x < m->get<double>()) {
-        errs_.invalid(p, v, fmt::format("{} should be greater than {}{}", bodyPath(p), exclusive ? "" : "or equal to ", formatNumber(*m)));
+        errs_.invalid(p, v,
+                      fmt::format("{} should be greater than {}{}", bodyPath(p),
+                                  exclusive ? "" : "or equal to ", formatNumber(*m)));
       }
     }
     if (s.value("format", "") == "int32" && v.is_number_integer() &&
@@ -109,26 +131,33 @@ class Validator {
   void checkString(const json& v, const json& s, const FieldPath& p) {
     if (!v.is_string()) return;
     const std::string& str = v.get_ref<const std::string&>();
-    if (auto m = s.find("maxLength"); m != s.end() && m->is_number_integer() && str.size() > m->get<size_t>()) {
+    if (auto m = s.find("maxLength");
+        m != s.end() && m->is_number_integer() && str.size() > m->get<size_t>()) {
       errs_.add({FieldError::Type::kInvalid, p.str(), v,
                  fmt::format("{} should be at most {} chars long", bodyPath(p), m->get<size_t>())});
     }
-    if (auto m = s.find("minLength"); m != s.end() && m->is_number_integer() && str.size() < m->get<size_t>()) {
-      errs_.invalid(p, v, fmt::format("{} should be at least {} chars long", bodyPath(p), m->get<size_t>()));
+    if (auto m = s.find("minLength");
+        m != s.end() && m->is_number_integer() && str.size() < m->get<size_t>()) {
+      errs_.invalid(
+          p, v, fmt::format("{} should be at least {} chars long", bodyPath(p), m->get<size_t>()));
     }
     if (auto m = s.find("pattern"); m != s.end() && m->is_string()) {
       try {
         // OpenAPI patterns are ECMA 262 and unanchored, as std::regex_search reads them.
         std::regex re(m->get<std::string>(), std::regex::ECMAScript);
         if (!std::regex_search(str, re)) {
-          errs_.invalid(p, v, fmt::format("{} should match '{}'", bodyPath(p), m->get<std::string>()));
+          errs_.invalid(p, v,
+                        fmt::format("{} should match '{}'", bodyPath(p), m->get<std::string>()));
         }
       } catch (const std::regex_error&) {
-        errs_.invalid(p, v, fmt::format("the schema's pattern '{}' is not a valid regular expression", m->get<std::string>()));
+        errs_.invalid(p, v,
+                      fmt::format("the schema's pattern '{}' is not a valid regular expression",
+                                  m->get<std::string>()));
       }
     }
     if (s.value("format", "") == "date-time" && !str.empty()) {
-      static const std::regex kDateTime(R"(^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$)");
+      static const std::regex kDateTime(
+          R"(^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$)");
       if (!std::regex_match(str, kDateTime)) {
         errs_.invalid(p, v, fmt::format("{} must be of type date-time", bodyPath(p)));
       }
@@ -138,13 +167,15 @@ class Validator {
   void checkObject(const json& v, const json& s, const FieldPath& p) {
     if (auto r = s.find("required"); r != s.end() && r->is_array()) {
       for (const auto& name : *r) {
-        if (name.is_string() && (!v.contains(name.get<std::string>()) || v[name.get<std::string>()].is_null())) {
+        if (name.is_string() &&
+            (!v.contains(name.get<std::string>()) || v[name.get<std::string>()].is_null())) {
           errs_.required(p.child(name.get<std::string>()));
         }
       }
     }
     const json* props = s.contains("properties") ? &s["properties"] : nullptr;
-    const json* additional = s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
+    const json* additional =
+        s.contains("additionalProperties") ? &s["additionalProperties"] : nullptr;
     for (const auto& [k, item] : v.items()) {
       if (props && props->contains(k)) {
         check(item, (*props)[k], p.child(k));
@@ -155,11 +186,15 @@ class Validator {
   }
 
   void checkArray(const json& v, const json& s, const FieldPath& p) {
-    if (auto m = s.find("maxItems"); m != s.end() && m->is_number_integer() && v.size() > m->get<size_t>()) {
-      errs_.invalid(p, v.size(), fmt::format("{} must have at most {} items", bodyPath(p), m->get<size_t>()));
+    if (auto m = s.find("maxItems");
+        m != s.end() && m->is_number_integer() && v.size() > m->get<size_t>()) {
+      errs_.invalid(p, v.size(),
+                    fmt::format("{} must have at most {} items", bodyPath(p), m->get<size_t>()));
     }
-    if (auto m = s.find("minItems"); m != s.end() && m->is_number_integer() && v.size() < m->get<size_t>()) {
-      errs_.invalid(p, v.size(), fmt::format("{} should have at least {} items", bodyPath(p), m->get<size_t>()));
+    if (auto m = s.find("minItems");
+        m != s.end() && m->is_number_integer() && v.size() < m->get<size_t>()) {
+      errs_.invalid(p, v.size(),
+                    fmt::format("{} should have at least {} items", bodyPath(p), m->get<size_t>()));
     }
     const json* items = s.contains("items") ? &s["items"] : nullptr;
     for (size_t i = 0; i < v.size(); ++i) {
@@ -202,7 +237,9 @@ class Validator {
     }
     std::string_view w = which;
     if ((w == "allOf" && passed != c->size()) || (w == "anyOf" && passed == 0)) errs_.append(first);
-    if (w == "oneOf" && passed != 1) errs_.invalid(p, v, fmt::format("{} must validate one and only one schema (oneOf)", bodyPath(p)));
+    if (w == "oneOf" && passed != 1)
+      errs_.invalid(p, v,
+                    fmt::format("{} must validate one and only one schema (oneOf)", bodyPath(p)));
   }
 
   FieldErrors& errs_;
@@ -227,7 +264,8 @@ void applyDefaults(json& value, const json& schema) {
     }
     if (auto add = schema.find("additionalProperties"); add != schema.end() && add->is_object()) {
       for (auto& [k, item] : value.items()) {
-        if (!schema.contains("properties") || !schema["properties"].contains(k)) applyDefaults(item, *add);
+        if (!schema.contains("properties") || !schema["properties"].contains(k))
+          applyDefaults(item, *add);
       }
     }
   } else if (value.is_array()) {
@@ -239,16 +277,19 @@ void applyDefaults(json& value, const json& schema) {
 
 std::vector<std::string> prune(json& value, const json& schema, const FieldPath& root) {
   std::vector<std::string> removed;
-  if (!schema.is_object() || schema.value("x-kubernetes-preserve-unknown-fields", false)) return removed;
+  if (!schema.is_object() || schema.value("x-kubernetes-preserve-unknown-fields", false))
+    return removed;
   if (value.is_object()) {
     const json* props = schema.contains("properties") ? &schema["properties"] : nullptr;
-    const json* additional = schema.contains("additionalProperties") ? &schema["additionalProperties"] : nullptr;
+    const json* additional =
+        schema.contains("additionalProperties") ? &schema["additionalProperties"] : nullptr;
     std::vector<std::string> drop;
     for (auto& [k, item] : value.items()) {
       if (props && props->contains(k)) {
         auto sub = prune(item, (*props)[k], root.child(k));
         removed.insert(removed.end(), sub.begin(), sub.end());
-      } else if (additional && (additional->is_object() || (additional->is_boolean() && additional->get<bool>()))) {
+      } else if (additional && (additional->is_object() ||
+                                (additional->is_boolean() && additional->get<bool>()))) {
         if (additional->is_object()) {
           auto sub = prune(item, *additional, root.key(k));
           removed.insert(removed.end(), sub.begin(), sub.end());

@@ -18,13 +18,15 @@
 namespace herd::api::schema {
 
 // Checks `value` against `schema`; `root` names the value in messages ("" at the top).
-FieldErrors validate(const nlohmann::json& value, const nlohmann::json& schema, const FieldPath& root = {});
+FieldErrors validate(const nlohmann::json& value, const nlohmann::json& schema,
+                     const FieldPath& root = {});
 
 // Applies the schema's defaults: a missing property with a default is set, then defaulted
 // itself, as the apiserver does for custom resources.
 void applyDefaults(nlohmann::json& value, const nlohmann::json& schema);
 
 // Removes fields the schema does not know and returns their paths ("spec.bogus").
-std::vector<std::string> prune(nlohmann::json& value, const nlohmann::json& schema, const FieldPath& root = {});
+std::vector<std::string> prune(nlohmann::json& value, const nlohmann::json& schema,
+                               const FieldPath& root = {});
 
 }  // namespace herd::api::schema

@@ -13,12 +13,16 @@ namespace herd::api {
 namespace {
 
 constexpr std::string_view kDns1123LabelMessage =
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start "
+    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+    "validation is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
 constexpr std::string_view kDns1123SubdomainMessage =
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must "
+    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation "
+    "is "
     "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 constexpr std::string_view kResourceNames[] = {"cpu", "memory", "ephemeral-storage"};
 constexpr std::string_view kConditionStatuses[] = {"True", "False", "Unknown"};
@@ -31,17 +35,21 @@ void validateName(const ObjectMeta& meta, FieldErrors& errs) {
   }
   if (!isDns1123Label(meta.name)) errs.invalid(p, meta.name, std::string(kDns1123LabelMessage));
   if (meta.name.size() > kMaxClusterNameLength) {
-    errs.invalid(p, meta.name,
-                 fmt::format("must be no more than {} characters, to leave room for the names herd derives from "
-                             "it (namespace {})",
-                             kMaxClusterNameLength, namespaceFor(meta.name)));
+    errs.invalid(
+        p, meta.name,
+        fmt::format(
+            "must be no more than {} characters, to leave room for the names herd derives from "
+            "it (namespace {})",
+            kMaxClusterNameLength, namespaceFor(meta.name)));
   }
   if (!meta.namespace_.empty()) {
-    errs.forbidden(FieldPath("metadata").child("namespace"), "Cluster is cluster-scoped: remove metadata.namespace");
+    errs.forbidden(FieldPath("metadata").child("namespace"),
+                   "Cluster is cluster-scoped: remove metadata.namespace");
   }
 }
 
-void validateReplicas(const std::optional<int32_t>& replicas, const FieldPath& p, FieldErrors& errs) {
+void validateReplicas(const std::optional<int32_t>& replicas, const FieldPath& p,
+                      FieldErrors& errs) {
   if (!replicas) {
     errs.required(p);
   } else if (*replicas < 1) {
@@ -49,7 +57,8 @@ void validateReplicas(const std::optional<int32_t>& replicas, const FieldPath& p
   }
 }
 
-void validateQuantity(const Quantity& q, const FieldPath& p, FieldErrors& errs, std::optional<long double>* out) {
+void validateQuantity(const Quantity& q, const FieldPath& p, FieldErrors& errs,
+                      std::optional<long double>* out) {
   auto v = parseQuantity(q.text);
   if (!v) {
     errs.invalid(p, q.text, v.status().message());
@@ -63,7 +72,8 @@ void validateQuantity(const Quantity& q, const FieldPath& p, FieldErrors& errs, 
 void validateResources(const Resources& r, const FieldPath& p, FieldErrors& errs) {
   std::vector<std::string_view> supported(std::begin(kResourceNames), std::end(kResourceNames));
   std::map<std::string, long double> limits;
-  auto check = [&](const std::map<std::string, Quantity>& list, const FieldPath& lp, bool is_limit) {
+  auto check = [&](const std::map<std::string, Quantity>& list, const FieldPath& lp,
+                   bool is_limit) {
     for (const auto& [name, q] : list) {
       if (std::find(supported.begin(), supported.end(), name) == supported.end()) {
         errs.notSupported(lp.key(name), name, supported);
@@ -76,7 +86,8 @@ void validateResources(const Resources& r, const FieldPath& p, FieldErrors& errs
         limits[name] = *value;
       } else if (auto it = limits.find(name); it != limits.end() && *value > it->second) {
         errs.invalid(lp.key(name), q.text,
-                     fmt::format("must be less than or equal to {} limit of {}", name, r.limits.at(name).text));
+                     fmt::format("must be less than or equal to {} limit of {}", name,
+                                 r.limits.at(name).text));
       }
     }
   };
@@ -84,8 +95,8 @@ void validateResources(const Resources& r, const FieldPath& p, FieldErrors& errs
   check(r.requests, p.child("requests"), false);
 }
 
-void validateExtraArgs(const std::map<std::string, std::string>& args, Binary binary, const FieldPath& p,
-                       FieldErrors& errs) {
+void validateExtraArgs(const std::map<std::string, std::string>& args, Binary binary,
+                       const FieldPath& p, FieldErrors& errs) {
   for (const auto& [flag, value] : args) {
     FieldPath fp = p.key(flag);
     if (flag.starts_with("-")) {
@@ -104,9 +115,10 @@ void validateControlPlane(const ControlPlaneSpec& cp, const FieldPath& p, FieldE
     std::string_view field;
     Binary binary;
   };
-  for (const Stateless& c : {Stateless{cp.apiServer, "apiServer", Binary::kKubeApiserver},
-                             Stateless{cp.controllerManager, "controllerManager", Binary::kKubeControllerManager},
-                             Stateless{cp.scheduler, "scheduler", Binary::kKubeScheduler}}) {
+  for (const Stateless& c :
+       {Stateless{cp.apiServer, "apiServer", Binary::kKubeApiserver},
+        Stateless{cp.controllerManager, "controllerManager", Binary::kKubeControllerManager},
+        Stateless{cp.scheduler, "scheduler", Binary::kKubeScheduler}}) {
     FieldPath cpath = p.child(c.field);
     validateReplicas(c.spec.replicas, cpath.child("replicas"), errs);
     validateResources(c.spec.resources, cpath.child("resources"), errs);
@@ -124,13 +136,15 @@ void validateControlPlane(const ControlPlaneSpec& cp, const FieldPath& p, FieldE
   } else {
     std::optional<long double> size;
     validateQuantity(*etcd.storageSize, ep.child("storageSize"), errs, &size);
-    if (size && *size <= 0) errs.invalid(ep.child("storageSize"), etcd.storageSize->text, "must be greater than 0");
+    if (size && *size <= 0)
+      errs.invalid(ep.child("storageSize"), etcd.storageSize->text, "must be greater than 0");
   }
   validateResources(etcd.resources, ep.child("resources"), errs);
   validateExtraArgs(etcd.extraArgs, Binary::kEtcd, ep.child("extraArgs"), errs);
 }
 
-std::optional<net::Cidr> validateCidr(const std::optional<std::string>& text, const FieldPath& p, FieldErrors& errs) {
+std::optional<net::Cidr> validateCidr(const std::optional<std::string>& text, const FieldPath& p,
+                                      FieldErrors& errs) {
   if (!text) {
     errs.required(p);
     return std::nullopt;
@@ -141,8 +155,9 @@ std::optional<net::Cidr> validateCidr(const std::optional<std::string>& text, co
     return std::nullopt;
   }
   if (!cidr->isCanonical()) {
-    errs.invalid(p, *text, fmt::format("must be a network address with no host bits set; did you mean {}?",
-                                       cidr->network().toString()));
+    errs.invalid(p, *text,
+                 fmt::format("must be a network address with no host bits set; did you mean {}?",
+                             cidr->network().toString()));
     return std::nullopt;
   }
   return *cidr;
@@ -156,24 +171,30 @@ void validateNetwork(const NetworkSpec& net, const FieldPath& p, FieldErrors& er
     // IPv6); the range must also hold the kubernetes Service (.1) and the DNS Service (.10).
     int host_bits = services->hostBits();
     if (host_bits > 20) {
-      errs.invalid(p.child("serviceCIDR"), *net.serviceCIDR,
-                   fmt::format("must be no wider than /{} (kube-apiserver allows at most 2^20 service addresses)",
-                               services->address().bits() - 20));
+      errs.invalid(
+          p.child("serviceCIDR"), *net.serviceCIDR,
+          fmt::format(
+              "must be no wider than /{} (kube-apiserver allows at most 2^20 service addresses)",
+              services->address().bits() - 20));
       services.reset();
     } else if (host_bits < 4) {
-      errs.invalid(p.child("serviceCIDR"), *net.serviceCIDR,
-                   fmt::format("must be at least a /{}: it must hold the kubernetes and DNS Service addresses",
-                               services->address().bits() - 4));
+      errs.invalid(
+          p.child("serviceCIDR"), *net.serviceCIDR,
+          fmt::format(
+              "must be at least a /{}: it must hold the kubernetes and DNS Service addresses",
+              services->address().bits() - 4));
       services.reset();
     }
   }
   if (services && pods) {
     if (services->family() != pods->family()) {
       errs.invalid(p.child("podCIDR"), *net.podCIDR,
-                   fmt::format("must be of the same IP family as spec.network.serviceCIDR ({})", *net.serviceCIDR));
+                   fmt::format("must be of the same IP family as spec.network.serviceCIDR ({})",
+                               *net.serviceCIDR));
     } else if (services->overlaps(*pods)) {
-      errs.invalid(p.child("podCIDR"), *net.podCIDR,
-                   fmt::format("must not overlap with spec.network.serviceCIDR ({})", *net.serviceCIDR));
+      errs.invalid(
+          p.child("podCIDR"), *net.podCIDR,
+          fmt::format("must not overlap with spec.network.serviceCIDR ({})", *net.serviceCIDR));
     }
   }
   if (!net.dnsDomain) {
@@ -192,15 +213,19 @@ void validateNetwork(const NetworkSpec& net, const FieldPath& p, FieldErrors& er
   } else if (services) {
     auto first = services->nth(1);
     if (!services->contains(*ip)) {
-      errs.invalid(dp, *net.dnsServiceIP, fmt::format("must be inside spec.network.serviceCIDR ({})", *net.serviceCIDR));
-    } else if (*ip == services->network().address()) {
-      errs.invalid(dp, *net.dnsServiceIP, "must not be the network address of spec.network.serviceCIDR");
-    } else if (first && *ip == *first) {
       errs.invalid(dp, *net.dnsServiceIP,
-                   fmt::format("must not be {}: the first service address belongs to the kubernetes Service",
-                               first->toString()));
+                   fmt::format("must be inside spec.network.serviceCIDR ({})", *net.serviceCIDR));
+    } else if (*ip == services->network().address()) {
+      errs.invalid(dp, *net.dnsServiceIP,
+                   "must not be the network address of spec.network.serviceCIDR");
+    } else if (first && *ip == *first) {
+      errs.invalid(
+          dp, *net.dnsServiceIP,
+          fmt::format("must not be {}: the first service address belongs to the kubernetes Service",
+                      first->toString()));
     } else if (ip->isV4() && *ip == *services->nth((uint64_t{1} << services->hostBits()) - 1)) {
-      errs.invalid(dp, *net.dnsServiceIP, "must not be the broadcast address of spec.network.serviceCIDR");
+      errs.invalid(dp, *net.dnsServiceIP,
+                   "must not be the broadcast address of spec.network.serviceCIDR");
     }
   }
 }
@@ -219,7 +244,8 @@ void validateStatus(const ClusterStatus& status, const FieldPath& p, FieldErrors
     FieldPath cp = p.child("conditions").index(i);
     if (c.type.empty()) errs.required(cp.child("type"));
     if (!c.type.empty() && !seen.insert(c.type).second) errs.duplicate(cp.child("type"), c.type);
-    std::vector<std::string_view> statuses(std::begin(kConditionStatuses), std::end(kConditionStatuses));
+    std::vector<std::string_view> statuses(std::begin(kConditionStatuses),
+                                           std::end(kConditionStatuses));
     if (std::find(statuses.begin(), statuses.end(), c.status) == statuses.end()) {
       errs.notSupported(cp.child("status"), c.status, statuses);
     }
@@ -227,7 +253,8 @@ void validateStatus(const ClusterStatus& status, const FieldPath& p, FieldErrors
       errs.invalid(cp.child("reason"), c.reason, "must be a CamelCase word, e.g. EtcdReady");
     }
     if (!c.lastTransitionTime.empty() && !isRfc3339(c.lastTransitionTime)) {
-      errs.invalid(cp.child("lastTransitionTime"), c.lastTransitionTime, "must be an RFC 3339 date-time");
+      errs.invalid(cp.child("lastTransitionTime"), c.lastTransitionTime,
+                   "must be an RFC 3339 date-time");
     }
   }
 }
@@ -249,7 +276,8 @@ bool isDns1123Subdomain(std::string_view s) {
   size_t start = 0;
   while (true) {
     size_t dot = s.find('.', start);
-    if (!isDns1123Label(s.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) {
+    if (!isDns1123Label(s.substr(
+            start, dot == std::string_view::npos ? std::string_view::npos : dot - start))) {
       return false;
     }
     if (dot == std::string_view::npos) return true;
@@ -276,7 +304,8 @@ FieldErrors validateCluster(const Cluster& cluster) {
   validateControlPlane(s.controlPlane, spec.child("controlPlane"), errs);
   validateNetwork(s.network, spec.child("network"), errs);
   if (s.expose.hostname && !isDns1123Subdomain(*s.expose.hostname)) {
-    errs.invalid(spec.child("expose").child("hostname"), *s.expose.hostname, std::string(kDns1123SubdomainMessage));
+    errs.invalid(spec.child("expose").child("hostname"), *s.expose.hostname,
+                 std::string(kDns1123SubdomainMessage));
   }
   if (cluster.status) validateStatus(*cluster.status, FieldPath("status"), errs);
   return errs;

@@ -15,25 +15,60 @@ constexpr KubernetesRelease kReleases[] = {
 };
 
 constexpr std::string_view kManagedApiserverFlags[] = {
-    "advertise-address", "client-ca-file", "egress-selector-config-file", "etcd-cafile", "etcd-certfile",
-    "etcd-keyfile", "etcd-servers", "kubelet-client-certificate", "kubelet-client-key", "proxy-client-cert-file",
-    "proxy-client-key-file", "requestheader-client-ca-file", "secure-port", "service-account-issuer",
-    "service-account-key-file", "service-account-signing-key-file", "service-cluster-ip-range", "tls-cert-file",
+    "advertise-address",
+    "client-ca-file",
+    "egress-selector-config-file",
+    "etcd-cafile",
+    "etcd-certfile",
+    "etcd-keyfile",
+    "etcd-servers",
+    "kubelet-client-certificate",
+    "kubelet-client-key",
+    "proxy-client-cert-file",
+    "proxy-client-key-file",
+    "requestheader-client-ca-file",
+    "secure-port",
+    "service-account-issuer",
+    "service-account-key-file",
+    "service-account-signing-key-file",
+    "service-cluster-ip-range",
+    "tls-cert-file",
     "tls-private-key-file",
 };
 constexpr std::string_view kManagedControllerManagerFlags[] = {
-    "authentication-kubeconfig", "authorization-kubeconfig", "cluster-cidr", "cluster-signing-cert-file",
-    "cluster-signing-key-file", "kubeconfig", "root-ca-file", "service-account-private-key-file",
+    "authentication-kubeconfig",
+    "authorization-kubeconfig",
+    "cluster-cidr",
+    "cluster-signing-cert-file",
+    "cluster-signing-key-file",
+    "kubeconfig",
+    "root-ca-file",
+    "service-account-private-key-file",
     "service-cluster-ip-range",
 };
 constexpr std::string_view kManagedSchedulerFlags[] = {
-    "authentication-kubeconfig", "authorization-kubeconfig", "kubeconfig",
+    "authentication-kubeconfig",
+    "authorization-kubeconfig",
+    "kubeconfig",
 };
 constexpr std::string_view kManagedEtcdFlags[] = {
-    "advertise-client-urls", "cert-file", "client-cert-auth", "data-dir", "initial-advertise-peer-urls",
-    "initial-cluster", "initial-cluster-state", "initial-cluster-token", "key-file", "listen-client-urls",
-    "listen-peer-urls", "name", "peer-cert-file", "peer-client-cert-auth", "peer-key-file",
-    "peer-trusted-ca-file", "trusted-ca-file",
+    "advertise-client-urls",
+    "cert-file",
+    "client-cert-auth",
+    "data-dir",
+    "initial-advertise-peer-urls",
+    "initial-cluster",
+    "initial-cluster-state",
+    "initial-cluster-token",
+    "key-file",
+    "listen-client-urls",
+    "listen-peer-urls",
+    "name",
+    "peer-cert-file",
+    "peer-client-cert-auth",
+    "peer-key-file",
+    "peer-trusted-ca-file",
+    "trusted-ca-file",
 };
 
 bool contains(std::span<const std::string_view> sorted, std::string_view flag) {
@@ -42,8 +77,12 @@ bool contains(std::span<const std::string_view> sorted, std::string_view flag) {
 
 }  // namespace
 
-std::span<const KubernetesRelease> supportedReleases() { return kReleases; }
-const KubernetesRelease& defaultRelease() { return kReleases[std::size(kReleases) - 1]; }
+std::span<const KubernetesRelease> supportedReleases() {
+  return kReleases;
+}
+const KubernetesRelease& defaultRelease() {
+  return kReleases[std::size(kReleases) - 1];
+}
 
 const KubernetesRelease* findRelease(std::string_view version) {
   // MAJOR.MINOR or MAJOR.MINOR.PATCH, digits only.
@@ -53,7 +92,8 @@ const KubernetesRelease* findRelease(std::string_view version) {
   std::string_view minor = version.substr(0, second);
   if (second != std::string_view::npos) {
     std::string_view patch = version.substr(second + 1);
-    if (patch.empty() || !std::all_of(patch.begin(), patch.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    if (patch.empty() ||
+        !std::all_of(patch.begin(), patch.end(), [](char c) { return c >= '0' && c <= '9'; })) {
       return nullptr;
     }
   }
@@ -71,32 +111,48 @@ std::vector<std::string_view> supportedMinors() {
 
 std::string_view binaryName(Binary b) {
   switch (b) {
-    case Binary::kKubeApiserver: return "kube-apiserver";
-    case Binary::kKubeControllerManager: return "kube-controller-manager";
-    case Binary::kKubeScheduler: return "kube-scheduler";
-    case Binary::kEtcd: return "etcd";
+    case Binary::kKubeApiserver:
+      return "kube-apiserver";
+    case Binary::kKubeControllerManager:
+      return "kube-controller-manager";
+    case Binary::kKubeScheduler:
+      return "kube-scheduler";
+    case Binary::kEtcd:
+      return "etcd";
   }
   return "unknown";
 }
 
 bool isKnownFlag(Binary b, std::string_view flag) {
   switch (b) {
-    case Binary::kKubeApiserver: return contains(kKubeApiserverFlags, flag);
-    case Binary::kKubeControllerManager: return contains(kKubeControllerManagerFlags, flag);
-    case Binary::kKubeScheduler: return contains(kKubeSchedulerFlags, flag);
-    case Binary::kEtcd: return contains(kEtcdFlags, flag);
+    case Binary::kKubeApiserver:
+      return contains(kKubeApiserverFlags, flag);
+    case Binary::kKubeControllerManager:
+      return contains(kKubeControllerManagerFlags, flag);
+    case Binary::kKubeScheduler:
+      return contains(kKubeSchedulerFlags, flag);
+    case Binary::kEtcd:
+      return contains(kEtcdFlags, flag);
   }
   return false;
 }
 
-bool isManagedFlag(Binary b, std::string_view flag) {
+std::span<const std::string_view> managedFlags(Binary b) {
   switch (b) {
-    case Binary::kKubeApiserver: return contains(kManagedApiserverFlags, flag);
-    case Binary::kKubeControllerManager: return contains(kManagedControllerManagerFlags, flag);
-    case Binary::kKubeScheduler: return contains(kManagedSchedulerFlags, flag);
-    case Binary::kEtcd: return contains(kManagedEtcdFlags, flag);
+    case Binary::kKubeApiserver:
+      return kManagedApiserverFlags;
+    case Binary::kKubeControllerManager:
+      return kManagedControllerManagerFlags;
+    case Binary::kKubeScheduler:
+      return kManagedSchedulerFlags;
+    case Binary::kEtcd:
+      return kManagedEtcdFlags;
   }
-  return false;
+  return {};
+}
+
+bool isManagedFlag(Binary b, std::string_view flag) {
+  return contains(managedFlags(b), flag);
 }
 
 }  // namespace herd::api

@@ -28,5 +28,9 @@ std::string_view binaryName(Binary b);
 bool isKnownFlag(Binary b, std::string_view flag);
 // Flags herd sets itself from the cluster's PKI and topology: extraArgs may not override them.
 bool isManagedFlag(Binary b, std::string_view flag);
+// The managed flags of a binary, sorted.
+std::span<const std::string_view> managedFlags(Binary b);
+inline constexpr Binary kAllBinaries[] = {Binary::kKubeApiserver, Binary::kKubeControllerManager,
+                                          Binary::kKubeScheduler, Binary::kEtcd};
 
 }  // namespace herd::api

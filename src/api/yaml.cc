@@ -56,7 +56,8 @@ std::optional<nlohmann::json> parseInteger(std::string_view s) {
   }
   if (ec != std::errc()) return std::nullopt;
   if (negative) {
-    if (value > static_cast<uint64_t>(INT64_MAX) + 1) return nlohmann::json(-static_cast<double>(value));
+    if (value > static_cast<uint64_t>(INT64_MAX) + 1)
+      return nlohmann::json(-static_cast<double>(value));
     return nlohmann::json(static_cast<int64_t>(0 - value));
   }
   if (value <= static_cast<uint64_t>(INT64_MAX)) return nlohmann::json(static_cast<int64_t>(value));
@@ -66,12 +67,19 @@ std::optional<nlohmann::json> parseInteger(std::string_view s) {
 class Converter {
  public:
   Result<nlohmann::json> convert(const YAML::Node& node, int depth) {
-    if (depth > kMaxDepth) return error(node, fmt::format("nested deeper than {} levels", kMaxDepth));
-    if (++nodes_ > kMaxNodes) return error(node, "document expands to too many nodes (alias bomb?)");
+    if (depth > kMaxDepth)
+      return error(node, fmt::format("nested deeper than {} levels", kMaxDepth));
+    if (++nodes_ > kMaxNodes) {
+      // No position: the node where the count runs over says nothing about the culprit.
+      return Status::invalid(
+          fmt::format("document expands to more than {} nodes through aliases", kMaxNodes));
+    }
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
-      case YAML::NodeType::Null: return nlohmann::json(nullptr);
-      case YAML::NodeType::Scalar: return scalar(node);
+      case YAML::NodeType::Null:
+        return nlohmann::json(nullptr);
+      case YAML::NodeType::Scalar:
+        return scalar(node);
       case YAML::NodeType::Sequence: {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& item : node) {
@@ -86,7 +94,8 @@ class Converter {
         for (const auto& kv : node) {
           if (!kv.first.IsScalar()) return error(kv.first, "mapping keys must be strings");
           std::string key = kv.first.Scalar();
-          if (obj.contains(key)) return error(kv.first, fmt::format("mapping key \"{}\" already defined", key));
+          if (obj.contains(key))
+            return error(kv.first, fmt::format("mapping key \"{}\" already defined", key));
           auto v = convert(kv.second, depth + 1);
           if (!v) return v;
           obj[key] = std::move(*v);
@@ -151,10 +160,18 @@ void emit(YAML::Emitter& out, const nlohmann::json& v) {
       for (const auto& item : v) emit(out, item);
       out << YAML::EndSeq;
       return;
-    case nlohmann::json::value_t::string: emitString(out, v.get_ref<const std::string&>()); return;
-    case nlohmann::json::value_t::null: out << YAML::Null; return;
-    case nlohmann::json::value_t::boolean: out << (v.get<bool>() ? "true" : "false"); return;
-    default: out << v.dump(); return;
+    case nlohmann::json::value_t::string:
+      emitString(out, v.get_ref<const std::string&>());
+      return;
+    case nlohmann::json::value_t::null:
+      out << YAML::Null;
+      return;
+    case nlohmann::json::value_t::boolean:
+      out << (v.get<bool>() ? "true" : "false");
+      return;
+    default:
+      out << v.dump();
+      return;
   }
 }
 
@@ -162,8 +179,10 @@ void emit(YAML::Emitter& out, const nlohmann::json& v) {
 
 nlohmann::json resolvePlainScalar(std::string_view s) {
   if (isOneOf(s, {"", "~", "null", "Null", "NULL"})) return nullptr;
-  if (isOneOf(s, {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"})) return true;
-  if (isOneOf(s, {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"})) return false;
+  if (isOneOf(s, {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON", "y", "Y"}))
+    return true;
+  if (isOneOf(s, {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"}))
+    return false;
   if (isOneOf(s, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})) return INFINITY;
   if (isOneOf(s, {"-.inf", "-.Inf", "-.INF"})) return -INFINITY;
   if (isOneOf(s, {".nan", ".NaN", ".NAN"})) return NAN;
@@ -201,7 +220,8 @@ Result<std::vector<nlohmann::json>> parseDocuments(std::string_view text) {
     nodes = YAML::LoadAll(std::string(text));
   } catch (const YAML::Exception& e) {
     if (e.mark.is_null()) return Status::invalid(fmt::format("invalid YAML: {}", e.msg));
-    return Status::invalid(fmt::format("invalid YAML: line {}, column {}: {}", e.mark.line + 1, e.mark.column + 1, e.msg));
+    return Status::invalid(fmt::format("invalid YAML: line {}, column {}: {}", e.mark.line + 1,
+                                       e.mark.column + 1, e.msg));
   }
   for (const auto& node : nodes) {
     if (node.IsNull()) continue;

@@ -17,7 +17,8 @@ namespace herd::cli {
 namespace {
 
 void addVersionCommand(CLI::App& app, Streams io, int& exit_code) {
-  auto* cmd = app.add_subcommand("version", "Print herd's version and the Kubernetes versions it runs");
+  auto* cmd =
+      app.add_subcommand("version", "Print herd's version and the Kubernetes versions it runs");
   auto output = std::make_shared<std::string>();
   cmd->add_option("-o,--output", *output, "Output format: json")->check(CLI::IsMember({"json"}));
   cmd->callback([io, output, &exit_code] {
@@ -44,14 +45,16 @@ void addVersionCommand(CLI::App& app, Streams io, int& exit_code) {
 }  // namespace
 
 int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
-  CLI::App app{"herd runs the control planes of many Kubernetes clusters inside one seed cluster.", "herd"};
+  CLI::App app{"herd runs the control planes of many Kubernetes clusters inside one seed cluster.",
+               "herd"};
   app.require_subcommand(1);
   app.fallthrough();
   std::string log_level = "info";
   std::string log_format = "text";
   app.add_option("--log-level", log_level, "Log level: debug, info, warn, error, off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}));
-  app.add_option("--log-format", log_format, "Log format: text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-format", log_format, "Log format: text or json")
+      ->check(CLI::IsMember({"text", "json"}));
   app.footer(
       "Exit status: 0 success, 1 invalid input or failed operation, 2 bad command line.\n"
       "Run 'herd COMMAND --help' for the flags of a command.");
@@ -62,15 +65,15 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   addCreateCommand(app, io, exit_code);
   addValidateCommand(app, io, exit_code);
   addCrdCommand(app, io, exit_code);
-  app.parse_complete_callback([&] {
-    log::configure(*log::parseLevel(log_level), *log::parseFormat(log_format));
-  });
+  app.parse_complete_callback(
+      [&] { log::configure(*log::parseLevel(log_level), *log::parseFormat(log_format)); });
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // --help (on any subcommand) arrives here too, with exit code 0.
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e, out, err);
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
+      return app.exit(e, out, err);
     err << "herd: " << e.what() << "\n";
     err << "Run 'herd --help' for usage.\n";
     return kExitUsage;

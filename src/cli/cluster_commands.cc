@@ -1,11 +1,13 @@
 // herd create cluster, herd validate, herd crd.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <ostream>
 
 #include "api/codec.h"
 #include "api/crd.h"
 #include "api/defaults.h"
+#include "api/manifests.h"
 #include "api/validation.h"
 #include "cli/app.h"
 #include "cli/commands.h"
@@ -33,7 +35,8 @@ struct CreateOptions {
   std::string output = "yaml";
 };
 
-const std::vector<std::string> kAddonNames = {"kube-proxy", "coredns", "metrics-server", "dashboard"};
+const std::vector<std::string> kAddonNames = {"kube-proxy", "coredns", "metrics-server",
+                                              "dashboard"};
 
 api::AddonSpec& addonByName(api::AddonsSpec& addons, const std::string& name) {
   if (name == "kube-proxy") return addons.kubeProxy;
@@ -76,7 +79,8 @@ int runCreate(const CreateOptions& o, Streams io) {
     return kExitFailure;
   }
   if (!o.dry_run) {
-    io.err << "herd: creating a Cluster in a seed needs the seed API client, which this build does not have yet.\n"
+    io.err << "herd: creating a Cluster in a seed needs the seed API client, which this build does "
+              "not have yet.\n"
               "Use --dry-run and apply the output: herd create cluster "
            << o.name << " --dry-run -o yaml | kubectl apply -f -\n";
     return kExitFailure;
@@ -99,7 +103,8 @@ int runValidate(const ValidateOptions& o, Streams io) {
   for (const auto& file : o.files) {
     std::string label = file == "-" ? "<stdin>" : file;
     auto text = files::read(file);
-    auto docs = text ? api::decodeManifests(*text) : Result<std::vector<api::ManifestDocument>>(text.status());
+    auto docs = text ? api::loadClusters(*text, api::DefaultingContext{o.base_domain})
+                     : Result<std::vector<api::ManifestDocument>>(text.status());
     if (!docs || docs->empty()) {
       all_valid = false;
       std::string why = docs ? "no Cluster object found" : docs.status().message();
@@ -111,12 +116,8 @@ int runValidate(const ValidateOptions& o, Streams io) {
       continue;
     }
     for (auto& doc : *docs) {
-      api::FieldErrors errors = doc.decoded.errors;
-      api::Cluster& cluster = doc.decoded.cluster;
-      if (errors.empty()) {
-        api::applyDefaults(cluster, api::DefaultingContext{o.base_domain});
-        errors = api::validateCluster(cluster);
-      }
+      const api::FieldErrors& errors = doc.decoded.errors;
+      const api::Cluster& cluster = doc.decoded.cluster;
       all_valid = all_valid && errors.empty();
       std::string what = fmt::format("Cluster \"{}\"", cluster.metadata.name);
       if (docs->size() > 1) what = fmt::format("document {}, {}", doc.index + 1, what);
@@ -150,37 +151,49 @@ void addCreateCommand(CLI::App& app, Streams io, int& exit_code) {
   auto* cmd = create->add_subcommand("cluster", "Create a tenant cluster");
   auto o = std::make_shared<CreateOptions>();
   cmd->add_option("NAME", o->name, "Cluster name (a DNS label)")->required();
-  cmd->add_option("--version", o->version, "Kubernetes version, e.g. 1.32 (default: the newest supported)");
+  cmd->add_option("--version", o->version,
+                  "Kubernetes version, e.g. 1.32 (default: the newest supported)");
   cmd->add_option("--etcd-replicas", o->etcd_replicas, "etcd members: 1, 3 or 5 (default 3)");
-  cmd->add_option("--apiserver-replicas", o->apiserver_replicas, "kube-apiserver replicas (default 2)");
-  cmd->add_option("--service-cidr", o->service_cidr, "Service address range (default 10.96.0.0/12)");
+  cmd->add_option("--apiserver-replicas", o->apiserver_replicas,
+                  "kube-apiserver replicas (default 2)");
+  cmd->add_option("--service-cidr", o->service_cidr,
+                  "Service address range (default 10.96.0.0/12)");
   cmd->add_option("--pod-cidr", o->pod_cidr, "Pod address range (default 10.244.0.0/16)");
   cmd->add_option("--dns-domain", o->dns_domain, "Cluster DNS domain (default cluster.local)");
-  cmd->add_option("--dns-service-ip", o->dns_service_ip, "Cluster DNS Service address (default: 10th of the range)");
+  cmd->add_option("--dns-service-ip", o->dns_service_ip,
+                  "Cluster DNS Service address (default: 10th of the range)");
   cmd->add_option("--hostname", o->hostname, "Public API hostname (default NAME.BASE-DOMAIN)");
-  cmd->add_option("--base-domain", o->base_domain, "Base domain of tenant endpoints")->envname("HERD_BASE_DOMAIN");
-  cmd->add_option("--enable-addon", o->enable_addons, "Enable an addon (repeatable)")->check(CLI::IsMember(kAddonNames));
+  cmd->add_option("--base-domain", o->base_domain, "Base domain of tenant endpoints")
+      ->envname("HERD_BASE_DOMAIN");
+  cmd->add_option("--enable-addon", o->enable_addons, "Enable an addon (repeatable)")
+      ->check(CLI::IsMember(kAddonNames));
   cmd->add_option("--disable-addon", o->disable_addons, "Disable an addon (repeatable)")
       ->check(CLI::IsMember(kAddonNames));
   cmd->add_flag("--paused", o->paused, "Create the cluster paused: the controller leaves it alone");
   cmd->add_flag("--dry-run", o->dry_run, "Print the defaulted Cluster instead of creating it");
-  cmd->add_option("-o,--output", o->output, "Output format: yaml or json")->check(CLI::IsMember({"yaml", "json"}));
+  cmd->add_option("-o,--output", o->output, "Output format: yaml or json")
+      ->check(CLI::IsMember({"yaml", "json"}));
   cmd->callback([o, io, &exit_code] { exit_code = runCreate(*o, io); });
 }
 
 void addValidateCommand(CLI::App& app, Streams io, int& exit_code) {
-  auto* cmd = app.add_subcommand("validate", "Check Cluster manifests and print every problem with its field path");
+  auto* cmd = app.add_subcommand(
+      "validate", "Check Cluster manifests and print every problem with its field path");
   auto o = std::make_shared<ValidateOptions>();
-  cmd->add_option("-f,--filename", o->files, "Manifest file, YAML or JSON ('-' for standard input); repeatable")
+  cmd->add_option("-f,--filename", o->files,
+                  "Manifest file, YAML or JSON ('-' for standard input); repeatable")
       ->required();
-  cmd->add_option("--base-domain", o->base_domain, "Base domain of tenant endpoints")->envname("HERD_BASE_DOMAIN");
-  cmd->add_option("-o,--output", o->output, "Report format: json (default: text)")->check(CLI::IsMember({"json"}));
+  cmd->add_option("--base-domain", o->base_domain, "Base domain of tenant endpoints")
+      ->envname("HERD_BASE_DOMAIN");
+  cmd->add_option("-o,--output", o->output, "Report format: json (default: text)")
+      ->check(CLI::IsMember({"json"}));
   cmd->footer("Exit status: 0 when every Cluster is valid, 1 otherwise.");
   cmd->callback([o, io, &exit_code] { exit_code = runValidate(*o, io); });
 }
 
 void addCrdCommand(CLI::App& app, Streams io, int& exit_code) {
-  auto* cmd = app.add_subcommand("crd", "Print the Cluster CustomResourceDefinition (herd crd | kubectl apply -f -)");
+  auto* cmd = app.add_subcommand(
+      "crd", "Print the Cluster CustomResourceDefinition (herd crd | kubectl apply -f -)");
   cmd->callback([io, &exit_code] {
     io.out << api::clusterCrdYaml();
     exit_code = kExitOk;

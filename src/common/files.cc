@@ -84,7 +84,8 @@ Status makeDirs(const std::string& path, mode_t mode) {
   for (const auto& part : p) {
     built /= part;
     if (std::filesystem::is_directory(built, ec)) continue;
-    if (::mkdir(built.c_str(), mode) != 0 && errno != EEXIST) return Status::ioError("mkdir " + built.string(), errno);
+    if (::mkdir(built.c_str(), mode) != 0 && errno != EEXIST)
+      return Status::ioError("mkdir " + built.string(), errno);
   }
   return Status::ok();
 }
@@ -96,7 +97,8 @@ bool exists(const std::string& path) {
 
 Result<std::string> makeTempDir(std::string_view prefix) {
   const char* base = std::getenv("TMPDIR");
-  std::string tmpl = std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
+  std::string tmpl =
+      std::string(base && *base ? base : "/tmp") + "/" + std::string(prefix) + "-XXXXXX";
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
   if (::mkdtemp(name.data()) == nullptr) return Status::ioError("mkdtemp " + tmpl, errno);

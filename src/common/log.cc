@@ -19,7 +19,8 @@ struct State {
 
 std::shared_ptr<spdlog::logger> makeStderrLogger() {
   // herd formats each line itself; spdlog carries it to the sink under a lock.
-  auto logger = std::make_shared<spdlog::logger>("herd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("herd", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::trace);
   return logger;
@@ -32,11 +33,16 @@ State& state() {
 
 std::string_view levelName(Level level) {
   switch (level) {
-    case Level::kDebug: return "debug";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
-    case Level::kOff: return "off";
+    case Level::kDebug:
+      return "debug";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+    case Level::kOff:
+      return "off";
   }
   return "info";
 }
@@ -45,7 +51,8 @@ std::string_view levelName(Level level) {
 std::string nowRfc3339() {
   auto now = std::chrono::system_clock::now();
   auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
@@ -55,7 +62,8 @@ std::string nowRfc3339() {
 bool needsQuotes(std::string_view v) {
   if (v.empty()) return true;
   for (char c : v) {
-    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return true;
+    if (c == ' ' || c == '"' || c == '=' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
+      return true;
   }
   return false;
 }
@@ -77,7 +85,8 @@ Result<Level> parseLevel(std::string_view name) {
   for (Level l : {Level::kDebug, Level::kInfo, Level::kWarn, Level::kError, Level::kOff}) {
     if (levelName(l) == name) return l;
   }
-  return Status::invalid(fmt::format("unknown log level \"{}\": use debug, info, warn, error or off", name));
+  return Status::invalid(
+      fmt::format("unknown log level \"{}\": use debug, info, warn, error or off", name));
 }
 
 Result<Format> parseFormat(std::string_view name) {
@@ -96,13 +105,16 @@ void setOutputForTesting(std::ostream* out) {
     state().logger = makeStderrLogger();
     return;
   }
-  auto logger = std::make_shared<spdlog::logger>("herd-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out));
+  auto logger = std::make_shared<spdlog::logger>(
+      "herd-test", std::make_shared<spdlog::sinks::ostream_sink_mt>(*out));
   logger->set_pattern("%v");
   logger->set_level(spdlog::level::trace);
   state().logger = std::move(logger);
 }
 
-bool enabled(Level level) { return level != Level::kOff && level >= state().level; }
+bool enabled(Level level) {
+  return level != Level::kOff && level >= state().level;
+}
 
 Logger Logger::with(std::string_view key, std::string_view value) const {
   Logger copy = *this;

@@ -70,6 +70,8 @@ class Logger {
 // The process-wide logger with no bound fields.
 const Logger& root();
 // A logger for one tenant cluster: every line carries cluster=<name>.
-inline Logger forCluster(std::string_view name) { return root().with("cluster", name); }
+inline Logger forCluster(std::string_view name) {
+  return root().with("cluster", name);
+}
 
 }  // namespace herd::log

@@ -59,7 +59,8 @@ IpAddress IpAddress::plus(uint64_t n) const {
 Result<Cidr> Cidr::parse(std::string_view text) {
   auto slash = text.find('/');
   if (slash == std::string_view::npos) {
-    return Status::invalid(fmt::format("\"{}\" is not a CIDR: expected ADDRESS/PREFIX, e.g. 10.96.0.0/12", text));
+    return Status::invalid(
+        fmt::format("\"{}\" is not a CIDR: expected ADDRESS/PREFIX, e.g. 10.96.0.0/12", text));
   }
   auto ip = IpAddress::parse(text.substr(0, slash));
   std::string_view len = text.substr(slash + 1);
@@ -109,6 +110,8 @@ Result<IpAddress> Cidr::nth(uint64_t n) const {
   return network().address_.plus(n);
 }
 
-std::string Cidr::toString() const { return fmt::format("{}/{}", address_.toString(), prefix_); }
+std::string Cidr::toString() const {
+  return fmt::format("{}/{}", address_.toString(), prefix_);
+}
 
 }  // namespace herd::net

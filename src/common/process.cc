@@ -1,6 +1,7 @@
 #include "common/process.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -10,7 +11,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fmt/format.h>
 #include <thread>
 
 extern char** environ;
@@ -47,7 +47,8 @@ std::vector<char*> cStrings(std::vector<std::string>& strings) {
 }
 
 // Everything the child does between fork and exec must be async-signal-safe: no allocation.
-[[noreturn]] void execChild(char** argv, char** envp, int in_fd, int out_fd, int err_fd, const char* cwd) {
+[[noreturn]] void execChild(char** argv, char** envp, int in_fd, int out_fd, int err_fd,
+                            const char* cwd) {
   ::setpgid(0, 0);
   sigset_t none;
   sigemptyset(&none);
@@ -90,7 +91,8 @@ Result<std::string> findExecutable(std::string_view name) {
   return Status::notFound(fmt::format("executable \"{}\" not found in PATH", name));
 }
 
-Result<Process> Process::spawn(const std::vector<std::string>& argv, const ProcessOptions& options) {
+Result<Process> Process::spawn(const std::vector<std::string>& argv,
+                               const ProcessOptions& options) {
   if (argv.empty()) return Status::invalid("spawn: empty command line");
   HERD_ASSIGN_OR_RETURN(std::string exe, resolve(argv[0]));
   std::vector<std::string> args = argv;
@@ -103,7 +105,8 @@ Result<Process> Process::spawn(const std::vector<std::string>& argv, const Proce
   int err_fd = openOutput(options.stderr_path);
   if (in_fd < 0 || out_fd < 0 || err_fd < 0) {
     int err = errno;
-    for (int fd : {in_fd, out_fd, err_fd}) if (fd >= 0) ::close(fd);
+    for (int fd : {in_fd, out_fd, err_fd})
+      if (fd >= 0) ::close(fd);
     return Status::ioError("open output of " + argv[0], err);
   }
   pid_t pid = ::fork();
@@ -195,7 +198,9 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::stri
   if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Status::ioError("pipe", errno);
   if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Status::ioError("pipe", errno);
   pid_t pid = ::fork();
-  if (pid == 0) execChild(c_args.data(), c_env.data(), in_pipe[0], out_pipe[1], err_pipe[1], options.cwd.c_str());
+  if (pid == 0)
+    execChild(c_args.data(), c_env.data(), in_pipe[0], out_pipe[1], err_pipe[1],
+              options.cwd.c_str());
   int fork_err = errno;
   ::close(in_pipe[0]);
   ::close(out_pipe[1]);
@@ -218,17 +223,21 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::stri
   auto deadline = std::chrono::steady_clock::now() + timeout;
   ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill us
   while (out_fd >= 0 || err_fd >= 0 || in_fd >= 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      for (int fd : {in_fd, out_fd, err_fd}) if (fd >= 0) ::close(fd);
-      return Status::deadlineExceeded(fmt::format("{} did not finish within {} ms", argv[0], timeout.count()));
+      for (int fd : {in_fd, out_fd, err_fd})
+        if (fd >= 0) ::close(fd);
+      return Status::deadlineExceeded(
+          fmt::format("{} did not finish within {} ms", argv[0], timeout.count()));
     }
     pollfd fds[3];
     int n = 0;
     if (in_fd >= 0) fds[n++] = {in_fd, POLLOUT, 0};
     if (out_fd >= 0) fds[n++] = {out_fd, POLLIN, 0};
     if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
-    int r = ::poll(fds, static_cast<nfds_t>(n), static_cast<int>(std::min<int64_t>(left.count(), 1000)));
+    int r = ::poll(fds, static_cast<nfds_t>(n),
+                   static_cast<int>(std::min<int64_t>(left.count(), 1000)));
     if (r < 0 && errno != EINTR) return Status::ioError("poll", errno);
     for (int i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
@@ -251,9 +260,12 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::stri
       }
     }
   }
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   auto code = child.waitFor(std::max(left, std::chrono::milliseconds(1)));
-  if (!code) return Status::deadlineExceeded(fmt::format("{} did not exit within {} ms", argv[0], timeout.count()));
+  if (!code)
+    return Status::deadlineExceeded(
+        fmt::format("{} did not exit within {} ms", argv[0], timeout.count()));
   result.exit_code = *code;
   return result;
 }

@@ -28,7 +28,8 @@ struct ProcessOptions {
 
 class Process {
  public:
-  static Result<Process> spawn(const std::vector<std::string>& argv, const ProcessOptions& options = {});
+  static Result<Process> spawn(const std::vector<std::string>& argv,
+                               const ProcessOptions& options = {});
   // Takes ownership of a child this process forked by other means.
   static Process adopt(pid_t pid) { return Process(pid); }
 

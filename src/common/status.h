@@ -43,7 +43,9 @@ class [[nodiscard]] Status {
   static Status notFound(std::string m) { return {Code::kNotFound, std::move(m)}; }
   static Status alreadyExists(std::string m) { return {Code::kAlreadyExists, std::move(m)}; }
   static Status conflict(std::string m) { return {Code::kConflict, std::move(m)}; }
-  static Status failedPrecondition(std::string m) { return {Code::kFailedPrecondition, std::move(m)}; }
+  static Status failedPrecondition(std::string m) {
+    return {Code::kFailedPrecondition, std::move(m)};
+  }
   static Status permissionDenied(std::string m) { return {Code::kPermissionDenied, std::move(m)}; }
   static Status unauthenticated(std::string m) { return {Code::kUnauthenticated, std::move(m)}; }
   static Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
@@ -108,10 +110,9 @@ class [[nodiscard]] Result {
 }  // namespace herd
 
 // Propagates a non-OK Status from an expression yielding Status.
-#define HERD_RETURN_IF_ERROR(expr)              \
-  do {                                          \
-    if (::herd::Status s_ = (expr); !s_.isOk()) \
-      return s_;                                \
+#define HERD_RETURN_IF_ERROR(expr)                         \
+  do {                                                     \
+    if (::herd::Status s_ = (expr); !s_.isOk()) return s_; \
   } while (false)
 
 #define HERD_CONCAT_INNER(a, b) a##b

@@ -6,14 +6,18 @@
 
 namespace herd::testing {
 
-std::string sourceDir() { return HERD_SOURCE_DIR; }
+std::string sourceDir() {
+  return HERD_SOURCE_DIR;
+}
 
 std::string sharedDir() {
   std::string dir = HERD_SHARED_DIR;
   return files::exists(dir + "/kubernetes") ? dir : std::string();
 }
 
-std::string herdBinary() { return HERD_BINARY; }
+std::string herdBinary() {
+  return HERD_BINARY;
+}
 
 std::string readFileOrDie(const std::string& path) {
   auto data = files::read(path);

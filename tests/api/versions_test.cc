@@ -1,0 +1,69 @@
+#include "api/versions.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "common/process.h"
+#include "support/test_env.h"
+
+namespace herd::api {
+namespace {
+
+TEST(VersionsTest, TableIsOrderedAndTheNewestIsTheDefault) {
+  auto releases = supportedReleases();
+  ASSERT_FALSE(releases.empty());
+  for (size_t i = 1; i < releases.size(); ++i) {
+    int prev = std::stoi(std::string(releases[i - 1].minor.substr(2)));
+    int cur = std::stoi(std::string(releases[i].minor.substr(2)));
+    EXPECT_EQ(cur, prev + 1) << "minor releases are consecutive, oldest first";
+  }
+  EXPECT_EQ(defaultRelease().minor, "1.32");
+  EXPECT_EQ(&defaultRelease(), &releases.back());
+}
+
+TEST(VersionsTest, FindReleaseAcceptsMinorAndPatch) {
+  EXPECT_EQ(findRelease("1.32"), &defaultRelease());
+  EXPECT_EQ(findRelease("1.32.7"), &defaultRelease());
+  EXPECT_NE(findRelease("1.30"), nullptr);
+  for (const char* bad : {"1.29", "1.33", "1", "", "1.32.", "1.32.x", "v1.32", "1.320"}) {
+    EXPECT_EQ(findRelease(bad), nullptr) << bad;
+  }
+}
+
+TEST(FlagsTest, KnownFlagsComeFromTheRecordedHelp) {
+  EXPECT_TRUE(isKnownFlag(Binary::kKubeApiserver, "audit-log-path"));
+  EXPECT_TRUE(isKnownFlag(Binary::kKubeApiserver, "v"));
+  EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "leader-elect"));
+  EXPECT_TRUE(isKnownFlag(Binary::kKubeControllerManager, "leader-elect"));
+  EXPECT_TRUE(isKnownFlag(Binary::kKubeScheduler, "leader-elect"));
+  EXPECT_TRUE(isKnownFlag(Binary::kEtcd, "snapshot-count"));
+  EXPECT_FALSE(isKnownFlag(Binary::kEtcd, "audit-log-path"));
+}
+
+TEST(FlagsTest, ManagedTablesAreSortedAndEveryEntryIsARealFlag) {
+  // isManagedFlag binary-searches the table; a managed flag the binary lacks would be a typo.
+  for (Binary b : kAllBinaries) {
+    auto flags = managedFlags(b);
+    ASSERT_FALSE(flags.empty()) << binaryName(b);
+    EXPECT_TRUE(std::is_sorted(flags.begin(), flags.end())) << binaryName(b);
+    for (auto f : flags) {
+      EXPECT_TRUE(isManagedFlag(b, f)) << f;
+      EXPECT_TRUE(isKnownFlag(b, f)) << binaryName(b) << ": " << f;
+    }
+  }
+  EXPECT_TRUE(isManagedFlag(Binary::kKubeApiserver, "etcd-servers"));
+  EXPECT_FALSE(isManagedFlag(Binary::kKubeApiserver, "audit-log-path"));
+}
+
+TEST(FlagsTest, GeneratedTableMatchesTheRecordedHelp) {
+  if (testing::sharedDir().empty()) GTEST_SKIP() << "../shared is not beside the repository";
+  auto r = runCommand({testing::sourceDir() + "/scripts/gen-flag-tables", testing::sharedDir()});
+  ASSERT_TRUE(r.isOk());
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(r->out, testing::readFileOrDie(testing::sourceDir() + "/src/api/flag_tables.inc"))
+      << "run scripts/gen-flag-tables > src/api/flag_tables.inc";
+}
+
+}  // namespace
+}  // namespace herd::api
