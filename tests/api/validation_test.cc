@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api/defaults.h"
+#include "api/naming.h"
 
 namespace herd::api {
 namespace {
@@ -30,10 +31,19 @@ TEST(ValidationTest, NameLengthLimitIsInclusive) {
 }
 
 TEST(ValidationTest, DerivedNamesOfTheLongestNameFitTheirLimits) {
-  std::string name(kMaxClusterNameLength, 'z');
-  EXPECT_LE(namespaceFor(name).size(), 63u);
-  // <name>-<component>-<10-char hash> for the longest component name herd runs.
-  EXPECT_LE(name.size() + std::string("-kube-controller-manager").size(), 63u + 1);
+  Cluster c = valid(std::string(kMaxClusterNameLength, 'z'));
+  ASSERT_TRUE(validateCluster(c).empty());
+  EXPECT_TRUE(isDns1123Label(tenantNamespace(c)));
+  EXPECT_TRUE(isDns1123Subdomain(apiHostname(c)));
+  EXPECT_TRUE(isDns1123Subdomain(etcdHostname(c)));
+  for (int i = 0; i < 5; ++i) {
+    for (const auto& n : etcdMemberDnsNames(c, i)) EXPECT_TRUE(isDns1123Subdomain(n)) << n;
+  }
+  for (const auto& n : serviceDnsNames(kApiServerServiceName, tenantNamespace(c))) {
+    EXPECT_TRUE(isDns1123Subdomain(n)) << n;
+  }
+  // Room left in a 63-character label for <name>-<component>-<10-character hash>.
+  EXPECT_LE(c.metadata.name.size() + std::string("-kube-apiserver-").size() + 10, 63u);
 }
 
 TEST(ValidationTest, EveryEtcdSizeThatMakesAQuorum) {
