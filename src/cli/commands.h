@@ -18,5 +18,6 @@ struct Streams {
 void addCreateCommand(CLI::App& app, Streams io, int& exit_code);
 void addValidateCommand(CLI::App& app, Streams io, int& exit_code);
 void addCrdCommand(CLI::App& app, Streams io, int& exit_code);
+void addPkiCommand(CLI::App& app, Streams io, int& exit_code);
 
 }  // namespace herd::cli
