@@ -26,6 +26,8 @@ std::string_view codeName(Code code) {
       return "unavailable";
     case Code::kDeadlineExceeded:
       return "deadline_exceeded";
+    case Code::kResourceExhausted:
+      return "too_many_requests";
     case Code::kGone:
       return "gone";
     case Code::kIo:

@@ -26,6 +26,7 @@ enum class Code {
   kUnavailable,         // transient: retrying may succeed
   kDeadlineExceeded,    // ran out of time
   kGone,                // resource version too old, history compacted
+  kResourceExhausted,   // too many requests: slow down and retry later
   kIo,                  // the operating system said no (file, socket, process)
   kInternal,            // a bug in herd
 };
@@ -51,6 +52,7 @@ class [[nodiscard]] Status {
   static Status unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }
   static Status deadlineExceeded(std::string m) { return {Code::kDeadlineExceeded, std::move(m)}; }
   static Status gone(std::string m) { return {Code::kGone, std::move(m)}; }
+  static Status resourceExhausted(std::string m) { return {Code::kResourceExhausted, std::move(m)}; }
   static Status io(std::string m) { return {Code::kIo, std::move(m)}; }
   static Status internal(std::string m) { return {Code::kInternal, std::move(m)}; }
   // An I/O failure from errno, e.g. ioError("open /etc/herd.yaml", ENOENT).
