@@ -1,0 +1,320 @@
+#include "kube/client.h"
+
+#include <fmt/format.h>
+
+#include <random>
+#include <thread>
+
+#include "common/log.h"
+#include "kube/api_error.h"
+
+namespace herd::kube {
+namespace {
+
+void addParam(std::string& query, std::string_view key, const std::string& value) {
+  if (value.empty()) return;
+  query += query.empty() ? '?' : '&';
+  query += key;
+  query += '=';
+  query += urlEncode(value);
+}
+
+std::string_view contentType(PatchType t) {
+  switch (t) {
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kApply:
+      return "application/apply-patch+yaml";
+  }
+  return "application/merge-patch+json";
+}
+
+std::string metaField(const json& object, const char* key) {
+  auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return {};
+  auto v = m->find(key);
+  return v != m->end() && v->is_string() ? v->get<std::string>() : std::string();
+}
+
+// Exponential backoff with full jitter, as client-go's wait.Backoff with jitter 1.0.
+std::chrono::milliseconds backoff(const RetryPolicy& p, int attempt) {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto ceiling =
+      std::min<int64_t>(p.max_delay.count(), p.base_delay.count() << std::min(attempt, 20));
+  std::uniform_int_distribution<int64_t> dist(ceiling / 2, ceiling);
+  return std::chrono::milliseconds(dist(rng));
+}
+
+}  // namespace
+
+ResourceRef namespacesResource() {
+  return {"", "v1", "namespaces", false, "Namespace"};
+}
+ResourceRef configMapsResource() {
+  return {"", "v1", "configmaps", true, "ConfigMap"};
+}
+ResourceRef secretsResource() {
+  return {"", "v1", "secrets", true, "Secret"};
+}
+ResourceRef leasesResource() {
+  return {"coordination.k8s.io", "v1", "leases", true, "Lease"};
+}
+ResourceRef crdsResource() {
+  return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false,
+          "CustomResourceDefinition"};
+}
+
+std::string urlEncode(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+Result<WatchEvent> parseWatchEvent(std::string_view line) {
+  json j = json::parse(line, nullptr, false);
+  if (!j.is_object() || !j.contains("type") || !j["type"].is_string() || !j.contains("object")) {
+    return Status::invalid(fmt::format("malformed watch event: {}", line.substr(0, 200)));
+  }
+  WatchEvent e;
+  const std::string& t = j["type"].get_ref<const std::string&>();
+  if (t == "ADDED") {
+    e.type = WatchEvent::Type::kAdded;
+  } else if (t == "MODIFIED") {
+    e.type = WatchEvent::Type::kModified;
+  } else if (t == "DELETED") {
+    e.type = WatchEvent::Type::kDeleted;
+  } else if (t == "BOOKMARK") {
+    e.type = WatchEvent::Type::kBookmark;
+  } else if (t == "ERROR") {
+    e.type = WatchEvent::Type::kError;
+  } else {
+    return Status::invalid(fmt::format("unknown watch event type \"{}\"", t));
+  }
+  e.object = std::move(j["object"]);
+  return e;
+}
+
+Result<std::optional<WatchEvent>> Watch::next(std::chrono::milliseconds idle_timeout) {
+  for (;;) {
+    HERD_ASSIGN_OR_RETURN(auto line, stream_->readLine(idle_timeout));
+    if (!line) return std::optional<WatchEvent>();
+    if (line->empty()) continue;
+    HERD_ASSIGN_OR_RETURN(WatchEvent e, parseWatchEvent(*line));
+    return std::optional<WatchEvent>(std::move(e));
+  }
+}
+
+Result<std::unique_ptr<Client>> Client::create(const RestConfig& config, RetryPolicy retry) {
+  HERD_ASSIGN_OR_RETURN(auto transport, makeTransport(config));
+  return std::make_unique<Client>(std::move(transport), config, retry);
+}
+
+Client::Client(std::unique_ptr<Transport> transport, RestConfig config, RetryPolicy retry)
+    : transport_(std::move(transport)), config_(std::move(config)), retry_(retry) {}
+
+std::string Client::path(const ResourceRef& r, const std::string& ns, const std::string& name,
+                         const std::string& subresource) const {
+  std::string p = r.group.empty() ? "/api/" + r.version : "/apis/" + r.group + "/" + r.version;
+  if (r.namespaced && !ns.empty()) p += "/namespaces/" + urlEncode(ns);
+  p += "/" + r.resource;
+  if (!name.empty()) p += "/" + urlEncode(name);
+  if (!subresource.empty()) p += "/" + subresource;
+  return p;
+}
+
+Result<json> Client::send(HttpRequest request, bool idempotent) {
+  Status last;
+  for (int attempt = 0; attempt < retry_.max_attempts; ++attempt) {
+    requests_.fetch_add(1);
+    auto response = transport_->roundTrip(request, config_.timeout);
+    std::chrono::milliseconds wait{0};
+    if (!response) {
+      last = response.status();
+      // A broken connection may have delivered a write; only reads are safe to repeat.
+      if (!idempotent || last.code() != Code::kUnavailable) return last;
+      wait = backoff(retry_, attempt);
+    } else if (response->status >= 200 && response->status < 300) {
+      if (response->body.empty()) return json::object();
+      json body = json::parse(response->body, nullptr, false);
+      if (body.is_discarded()) {
+        return Status::internal(
+            fmt::format("{} {}: the response is not JSON", request.method, request.target));
+      }
+      return body;
+    } else {
+      ApiError e = parseApiError(*response);
+      last = toStatus(e);
+      // 429 never reached a handler; other 5xx may have, so writes retry only when the
+      // server asks for it with Retry-After.
+      bool retry = isRetriable(e) && (idempotent || e.code == 429 || e.retry_after.has_value());
+      if (!retry) return last;
+      wait = e.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*e.retry_after)
+                           : backoff(retry_, attempt);
+      wait = std::min(wait, retry_.max_delay);
+    }
+    if (attempt + 1 < retry_.max_attempts) {
+      log::root().debug("retrying request", {{"method", request.method},
+                                             {"path", request.target},
+                                             {"attempt", attempt + 1},
+                                             {"error", last.message()}});
+      std::this_thread::sleep_for(wait);
+    }
+  }
+  return last;
+}
+
+Result<json> Client::request(const std::string& method, const std::string& path,
+                             const std::string& body, const std::string& content_type) {
+  HttpRequest req;
+  req.method = method;
+  req.target = path;
+  req.body = body;
+  if (!body.empty()) req.headers.emplace_back("Content-Type", content_type);
+  return send(std::move(req), method == "GET");
+}
+
+Result<json> Client::get(const ResourceRef& r, const std::string& ns, const std::string& name,
+                         const std::string& subresource) {
+  return request("GET", path(r, ns, name, subresource));
+}
+
+Result<json> Client::list(const ResourceRef& r, const std::string& ns, const ListOptions& o) {
+  std::string query;
+  addParam(query, "labelSelector", o.label_selector);
+  addParam(query, "fieldSelector", o.field_selector);
+  if (o.limit > 0) addParam(query, "limit", std::to_string(o.limit));
+  addParam(query, "continue", o.continue_token);
+  addParam(query, "resourceVersion", o.resource_version);
+  addParam(query, "resourceVersionMatch", o.resource_version_match);
+  return request("GET", path(r, ns, "") + query);
+}
+
+Result<json> Client::listAll(const ResourceRef& r, const std::string& ns, ListOptions o) {
+  HERD_ASSIGN_OR_RETURN(json all, list(r, ns, o));
+  if (!all.contains("items") || all["items"].is_null()) all["items"] = json::array();
+  std::string next = all["metadata"].value("continue", "");
+  while (!next.empty()) {
+    o.continue_token = next;
+    o.resource_version.clear();  // the continue token pins the snapshot
+    o.resource_version_match.clear();
+    HERD_ASSIGN_OR_RETURN(json page, list(r, ns, o));
+    if (page.contains("items") && page["items"].is_array()) {
+      for (auto& item : page["items"]) all["items"].push_back(std::move(item));
+    }
+    next = page["metadata"].value("continue", "");
+  }
+  all["metadata"].erase("continue");
+  all["metadata"].erase("remainingItemCount");
+  return all;
+}
+
+Result<json> Client::create(const ResourceRef& r, const std::string& ns, const json& object) {
+  return request("POST", path(r, ns, ""), object.dump());
+}
+
+Result<json> Client::update(const ResourceRef& r, const std::string& ns, const json& object) {
+  return request("PUT", path(r, ns, metaField(object, "name")), object.dump());
+}
+
+Result<json> Client::updateStatus(const ResourceRef& r, const std::string& ns, const json& object) {
+  return request("PUT", path(r, ns, metaField(object, "name"), "status"), object.dump());
+}
+
+Result<json> Client::patch(const ResourceRef& r, const std::string& ns, const std::string& name,
+                           PatchType type, const std::string& body, const PatchOptions& o,
+                           const std::string& subresource) {
+  std::string query;
+  addParam(query, "fieldManager", o.field_manager);
+  if (o.force) addParam(query, "force", "true");
+  return request("PATCH", path(r, ns, name, subresource) + query, body,
+                 std::string(contentType(type)));
+}
+
+Result<json> Client::remove(const ResourceRef& r, const std::string& ns, const std::string& name,
+                            const DeleteOptions& o) {
+  json body = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
+  if (!o.propagation_policy.empty()) body["propagationPolicy"] = o.propagation_policy;
+  if (o.grace_period_seconds) body["gracePeriodSeconds"] = *o.grace_period_seconds;
+  if (!o.precondition_uid.empty()) body["preconditions"]["uid"] = o.precondition_uid;
+  if (!o.precondition_resource_version.empty()) {
+    body["preconditions"]["resourceVersion"] = o.precondition_resource_version;
+  }
+  return request("DELETE", path(r, ns, name), body.dump());
+}
+
+Result<std::unique_ptr<Watch>> Client::watch(const ResourceRef& r, const std::string& ns,
+                                             const WatchOptions& o) {
+  std::string query = "?watch=1";
+  addParam(query, "labelSelector", o.label_selector);
+  addParam(query, "fieldSelector", o.field_selector);
+  addParam(query, "resourceVersion", o.resource_version);
+  if (o.allow_bookmarks) query += "&allowWatchBookmarks=true";
+  if (o.timeout) query += "&timeoutSeconds=" + std::to_string(o.timeout->count());
+  HttpRequest req;
+  req.target = path(r, ns, "") + query;
+  requests_.fetch_add(1);
+  HERD_ASSIGN_OR_RETURN(auto stream, transport_->openStream(req, config_.timeout));
+  if (stream->status() != 200) {
+    // The error body is small; read it whole for the Status.
+    HttpResponse response;
+    response.status = stream->status();
+    response.headers = stream->headers();
+    for (int i = 0; i < 64; ++i) {
+      auto line = stream->readLine(config_.timeout);
+      if (!line || !*line) break;
+      response.body += **line;
+    }
+    return toStatus(parseApiError(response));
+  }
+  return std::make_unique<Watch>(std::move(stream));
+}
+
+Result<ResourceRef> Client::resourceFor(const std::string& api_version, const std::string& kind) {
+  for (int pass = 0; pass < 2; ++pass) {
+    json doc;
+    {
+      std::lock_guard<std::mutex> lock(discovery_mu_);
+      if (pass == 1) discovery_.erase(api_version);  // a miss may mean a new CRD: look again
+      auto it = discovery_.find(api_version);
+      if (it != discovery_.end()) doc = it->second;
+    }
+    if (doc.is_null()) {
+      std::string p = api_version.find('/') == std::string::npos ? "/api/" + api_version
+                                                                 : "/apis/" + api_version;
+      auto fetched = request("GET", p);
+      if (!fetched) {
+        if (fetched.status().code() == Code::kNotFound) continue;
+        return fetched.status();
+      }
+      doc = *fetched;
+      std::lock_guard<std::mutex> lock(discovery_mu_);
+      discovery_[api_version] = doc;
+    }
+    for (const auto& res : doc.value("resources", json::array())) {
+      std::string name = res.value("name", "");
+      if (res.value("kind", "") != kind || name.find('/') != std::string::npos) continue;
+      ResourceRef ref;
+      auto slash = api_version.find('/');
+      ref.group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+      ref.version = slash == std::string::npos ? api_version : api_version.substr(slash + 1);
+      ref.resource = name;
+      ref.namespaced = res.value("namespaced", false);
+      ref.kind = kind;
+      return ref;
+    }
+  }
+  return Status::notFound(
+      fmt::format("the server has no resource for kind \"{}\" in \"{}\"", kind, api_version));
+}
+
+}  // namespace herd::kube
