@@ -32,6 +32,9 @@ class TempDir {
   std::string path_;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick for port 0).
+int freeLoopbackPort();
+
 // Runs the built herd binary with `args`, feeding `input` on standard input.
 CommandResult runHerd(const std::vector<std::string>& args, std::string_view input = {});
 
