@@ -6,7 +6,7 @@
 //   herd pki generate   the CLI, including process start and fsync'd writes of 34 files
 //   openssl CLI         a shell script of openssl req/x509 and ssh-keygen commands, the way
 //                       hand-written kubeadm-style PKI scripts do it
-// Run: herd_bench_pki [--iterations N] [--openssl-iterations M]
+// Run: herd_bench_pki [--iterations N] [--openssl-iterations M] [--print-script]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -203,10 +203,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
       iterations = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--print-script") == 0) {
+      // The openssl yardstick as a script, to read or to run by hand: bash script.sh DIR
+      fmt::print("{}", herd::pki::opensslScript(herd::pki::benchCluster(), herd::pki::KeyAlgorithm::kEcdsaP256));
+      return 0;
     } else if (std::strcmp(argv[i], "--openssl-iterations") == 0 && i + 1 < argc) {
       openssl_iterations = std::max(1, std::atoi(argv[++i]));
     } else {
-      fmt::print("usage: herd_bench_pki [--iterations N] [--openssl-iterations M]\n");
+      fmt::print("usage: herd_bench_pki [--iterations N] [--openssl-iterations M] [--print-script]\n");
       return std::strcmp(argv[i], "--help") == 0 ? 0 : 2;
     }
   }
