@@ -147,7 +147,9 @@ Result<std::string> Informer::relist() {
     if (!item.contains("kind") && !options_.resource.kind.empty())
       item["kind"] = options_.resource.kind;
     if (!item.contains("apiVersion")) item["apiVersion"] = options_.resource.apiVersion();
-    fresh[objectKey(item)] = std::move(item);
+    std::string key =
+        objectKey(item);  // before the move: json's operator= takes its argument by value
+    fresh[key] = std::move(item);
   }
   std::vector<json> deleted;
   {

@@ -1,0 +1,281 @@
+// The client against an API server: the fake by default, a real kube-apiserver under
+// HERD_KUBE_BIN (tests that inject faults need the fake and say so when skipped).
+#include "kube/client.h"
+
+#include <gtest/gtest.h>
+
+#include "fake_apiserver.h"
+#include "kube/api_error.h"
+#include "support/test_apiserver.h"
+
+namespace herd::kube {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = testing::TestApiServer::start();
+    ASSERT_TRUE(s.isOk()) << s.status().toString();
+    server_ = std::move(*s);
+    auto c = Client::create(server_->adminConfig(), RetryPolicy{5, 10ms, 200ms});
+    ASSERT_TRUE(c.isOk()) << c.status().toString();
+    client_ = std::move(*c);
+    ns_ = "client-test";
+    auto created = client_->create(
+        namespacesResource(), "",
+        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}});
+    ASSERT_TRUE(created.isOk()) << created.status().toString();
+  }
+
+  json configMap(const std::string& name, json data = json::object(),
+                 json labels = json::object()) {
+    json cm = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata", {{"name", name}}},
+               {"data", data}};
+    if (!labels.empty()) cm["metadata"]["labels"] = labels;
+    return cm;
+  }
+
+  std::unique_ptr<testing::TestApiServer> server_;
+  std::unique_ptr<Client> client_;
+  std::string ns_;
+};
+
+TEST_F(ClientTest, CreateGetUpdateDeleteWithTypedErrors) {
+  auto created = client_->create(configMapsResource(), ns_, configMap("a", {{"k", "1"}}));
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  std::string rv = (*created)["metadata"]["resourceVersion"];
+  EXPECT_FALSE(rv.empty());
+
+  auto again = client_->create(configMapsResource(), ns_, configMap("a"));
+  EXPECT_EQ(again.status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(again.status().message(), "configmaps \"a\" already exists");
+
+  auto got = client_->get(configMapsResource(), ns_, "a");
+  ASSERT_TRUE(got.isOk());
+  EXPECT_EQ((*got)["data"]["k"], "1");
+
+  json changed = *got;
+  changed["data"]["k"] = "2";
+  auto updated = client_->update(configMapsResource(), ns_, changed);
+  ASSERT_TRUE(updated.isOk()) << updated.status().toString();
+  EXPECT_NE((*updated)["metadata"]["resourceVersion"], rv);
+
+  changed["data"]["k"] = "3";  // still carries the old resourceVersion
+  auto stale = client_->update(configMapsResource(), ns_, changed);
+  EXPECT_EQ(stale.status().code(), Code::kConflict);
+
+  EXPECT_EQ(client_->get(configMapsResource(), ns_, "missing").status().code(), Code::kNotFound);
+  auto invalid = client_->create(configMapsResource(), ns_, configMap("Not_Valid"));
+  EXPECT_EQ(invalid.status().code(), Code::kInvalid);
+
+  ASSERT_TRUE(client_->remove(configMapsResource(), ns_, "a").isOk());
+  EXPECT_EQ(client_->get(configMapsResource(), ns_, "a").status().code(), Code::kNotFound);
+  EXPECT_EQ(client_->remove(configMapsResource(), ns_, "a").status().code(), Code::kNotFound);
+}
+
+TEST_F(ClientTest, ListWithSelectorsAndPaging) {
+  for (int i = 0; i < 7; ++i) {
+    ASSERT_TRUE(
+        client_
+            ->create(configMapsResource(), ns_,
+                     configMap("cm-" + std::to_string(i), {}, {{"parity", i % 2 ? "odd" : "even"}}))
+            .isOk());
+  }
+  ListOptions page;
+  page.limit = 3;
+  auto first = client_->list(configMapsResource(), ns_, page);
+  ASSERT_TRUE(first.isOk());
+  EXPECT_EQ((*first)["items"].size(), 3u);
+  EXPECT_FALSE((*first)["metadata"].value("continue", "").empty());
+
+  auto all = client_->listAll(configMapsResource(), ns_, page);
+  ASSERT_TRUE(all.isOk());
+  std::set<std::string> names;
+  for (const auto& item : (*all)["items"]) names.insert(item["metadata"]["name"]);
+  EXPECT_GE(names.size(), 7u);  // a real server adds kube-root-ca.crt
+
+  ListOptions odd;
+  odd.label_selector = "parity=odd";
+  auto odds = client_->listAll(configMapsResource(), ns_, odd);
+  ASSERT_TRUE(odds.isOk());
+  EXPECT_EQ((*odds)["items"].size(), 3u);
+
+  ListOptions by_name;
+  by_name.field_selector = "metadata.name=cm-4";
+  auto one = client_->list(configMapsResource(), ns_, by_name);
+  ASSERT_TRUE(one.isOk());
+  ASSERT_EQ((*one)["items"].size(), 1u);
+  EXPECT_EQ((*one)["items"][0]["metadata"]["name"], "cm-4");
+}
+
+TEST_F(ClientTest, EveryPatchType) {
+  ASSERT_TRUE(client_->create(configMapsResource(), ns_, configMap("p", {{"a", "1"}})).isOk());
+  auto merged =
+      client_->patch(configMapsResource(), ns_, "p", PatchType::kMerge, R"({"data":{"b":"2"}})");
+  ASSERT_TRUE(merged.isOk()) << merged.status().toString();
+  EXPECT_EQ((*merged)["data"], json({{"a", "1"}, {"b", "2"}}));
+  auto jsonp = client_->patch(
+      configMapsResource(), ns_, "p", PatchType::kJson,
+      R"([{"op":"test","path":"/data/a","value":"1"},{"op":"remove","path":"/data/a"}])");
+  ASSERT_TRUE(jsonp.isOk()) << jsonp.status().toString();
+  EXPECT_EQ((*jsonp)["data"], json({{"b", "2"}}));
+  auto failed_test = client_->patch(configMapsResource(), ns_, "p", PatchType::kJson,
+                                    R"([{"op":"test","path":"/data/b","value":"nope"}])");
+  EXPECT_EQ(failed_test.status().code(), Code::kInvalid);
+  auto smp = client_->patch(configMapsResource(), ns_, "p", PatchType::kStrategicMerge,
+                            R"({"data":{"c":"3"}})");
+  ASSERT_TRUE(smp.isOk()) << smp.status().toString();
+  EXPECT_EQ((*smp)["data"]["c"], "3");
+}
+
+TEST_F(ClientTest, ServerSideApplyConflictsAndForce) {
+  std::string doc =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ssa"},"data":{"owner":"herd"}})";
+  auto applied = client_->patch(configMapsResource(), ns_, "ssa", PatchType::kApply, doc,
+                                PatchOptions{"herd", false});
+  ASSERT_TRUE(applied.isOk()) << applied.status().toString();
+  std::string other =
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"ssa"},"data":{"owner":"other"}})";
+  auto conflict = client_->patch(configMapsResource(), ns_, "ssa", PatchType::kApply, other,
+                                 PatchOptions{"other", false});
+  EXPECT_EQ(conflict.status().code(), Code::kConflict);
+  auto forced = client_->patch(configMapsResource(), ns_, "ssa", PatchType::kApply, other,
+                               PatchOptions{"other", true});
+  ASSERT_TRUE(forced.isOk()) << forced.status().toString();
+  EXPECT_EQ((*forced)["data"]["owner"], "other");
+  auto no_manager =
+      client_->patch(configMapsResource(), ns_, "ssa", PatchType::kApply, doc, PatchOptions{});
+  EXPECT_EQ(no_manager.status().code(), Code::kInvalid);
+}
+
+TEST_F(ClientTest, DeletePreconditionsAndFinalizers) {
+  json cm = configMap("fin");
+  cm["metadata"]["finalizers"] = json::array({"herd.io/test"});
+  auto created = client_->create(configMapsResource(), ns_, cm);
+  ASSERT_TRUE(created.isOk());
+  DeleteOptions wrong_uid;
+  wrong_uid.precondition_uid = "00000000-0000-0000-0000-000000000000";
+  EXPECT_EQ(client_->remove(configMapsResource(), ns_, "fin", wrong_uid).status().code(),
+            Code::kConflict);
+  auto marked = client_->remove(configMapsResource(), ns_, "fin");
+  ASSERT_TRUE(marked.isOk());
+  EXPECT_TRUE((*marked)["metadata"].contains("deletionTimestamp"));
+  ASSERT_TRUE(client_->get(configMapsResource(), ns_, "fin").isOk());  // held by its finalizer
+  ASSERT_TRUE(client_
+                  ->patch(configMapsResource(), ns_, "fin", PatchType::kMerge,
+                          R"({"metadata":{"finalizers":null}})")
+                  .isOk());
+  EXPECT_EQ(client_->get(configMapsResource(), ns_, "fin").status().code(), Code::kNotFound);
+}
+
+TEST_F(ClientTest, WatchDeliversEventsInOrder) {
+  auto created = client_->create(configMapsResource(), ns_, configMap("w"));
+  ASSERT_TRUE(created.isOk());
+  WatchOptions wo;
+  wo.resource_version = (*created)["metadata"]["resourceVersion"];
+  wo.field_selector = "metadata.name=w";
+  auto w = client_->watch(configMapsResource(), ns_, wo);
+  ASSERT_TRUE(w.isOk()) << w.status().toString();
+  ASSERT_TRUE(
+      client_->patch(configMapsResource(), ns_, "w", PatchType::kMerge, R"({"data":{"x":"1"}})")
+          .isOk());
+  ASSERT_TRUE(client_->remove(configMapsResource(), ns_, "w").isOk());
+  std::vector<WatchEvent::Type> types;
+  while (types.size() < 2) {
+    auto e = (*w)->next(10s);
+    ASSERT_TRUE(e.isOk()) << e.status().toString();
+    ASSERT_TRUE(e->has_value());
+    if ((*e)->type != WatchEvent::Type::kBookmark) types.push_back((*e)->type);
+  }
+  EXPECT_EQ(types, (std::vector<WatchEvent::Type>{WatchEvent::Type::kModified,
+                                                  WatchEvent::Type::kDeleted}));
+  (*w)->stop();
+  EXPECT_FALSE((*w)->next(5s).isOk());  // stopped: the read ends at once
+}
+
+TEST_F(ClientTest, AuthenticationAndAuthorizationErrors) {
+  RestConfig bad = server_->adminConfig();
+  bad.client_cert_pem.clear();
+  bad.client_key_pem.clear();
+  bad.bearer_token = "not-a-valid-token";
+  auto c = Client::create(bad);
+  ASSERT_TRUE(c.isOk());
+  EXPECT_EQ((*c)->get(namespacesResource(), "", "default").status().code(), Code::kUnauthenticated);
+  auto limited = server_->userConfig("limited-user", {});
+  ASSERT_TRUE(limited.isOk());
+  auto lc = Client::create(*limited);
+  ASSERT_TRUE(lc.isOk());
+  auto denied = (*lc)->list(namespacesResource(), "");
+  EXPECT_EQ(denied.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(denied.status().message(),
+            "namespaces is forbidden: User \"limited-user\" cannot list resource \"namespaces\" in "
+            "API group \"\" at "
+            "the cluster scope");
+}
+
+TEST_F(ClientTest, WrongCaIsRefusedBeforeAnyRequest) {
+  RestConfig other = server_->adminConfig();
+  testing::TempDir dir;
+  auto r = runCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                       "ec_paramgen_curve:P-256", "-nodes", "-keyout", dir.file("k"), "-out",
+                       dir.file("c"), "-days", "1", "-subj", "/CN=other"});
+  ASSERT_TRUE(r.isOk() && r->exit_code == 0);
+  other.ca_pem = testing::readFileOrDie(dir.file("c"));
+  auto c = Client::create(other, RetryPolicy{1, 1ms, 1ms});
+  ASSERT_TRUE(c.isOk());
+  auto got = (*c)->get(namespacesResource(), "", "default");
+  ASSERT_FALSE(got.isOk());
+  EXPECT_NE(got.status().message().find("TLS handshake"), std::string::npos)
+      << got.status().message();
+}
+
+TEST_F(ClientTest, RetriesWhatIsRetriable) {
+  if (!server_->isFake()) GTEST_SKIP() << "fault injection needs the fake apiserver";
+  ASSERT_TRUE(client_->create(configMapsResource(), ns_, configMap("r")).isOk());
+  uint64_t before = client_->requestCount();
+  server_->fake()->failNextRequests(2, 500);
+  ASSERT_TRUE(client_->get(configMapsResource(), ns_, "r").isOk());
+  EXPECT_EQ(client_->requestCount() - before, 3u);  // two 500s, then the answer
+
+  before = client_->requestCount();
+  server_->fake()->failNextRequests(1, 429, 1);
+  ASSERT_TRUE(client_->create(configMapsResource(), ns_, configMap("after-429")).isOk());
+  EXPECT_EQ(client_->requestCount() - before, 2u);  // 429 is safe to retry for a write
+
+  server_->fake()->failNextRequests(10, 500, 0);
+  auto gave_up = client_->get(configMapsResource(), ns_, "r");
+  EXPECT_EQ(gave_up.status().code(), Code::kUnavailable);
+  server_->fake()->failNextRequests(0, 500, 0);
+}
+
+TEST_F(ClientTest, DiscoveryMapsKindsToResources) {
+  auto cm = client_->resourceFor("v1", "ConfigMap");
+  ASSERT_TRUE(cm.isOk());
+  EXPECT_EQ(cm->resource, "configmaps");
+  EXPECT_TRUE(cm->namespaced);
+  auto lease = client_->resourceFor("coordination.k8s.io/v1", "Lease");
+  ASSERT_TRUE(lease.isOk());
+  EXPECT_EQ(lease->resource, "leases");
+  auto ns = client_->resourceFor("v1", "Namespace");
+  ASSERT_TRUE(ns.isOk());
+  EXPECT_FALSE(ns->namespaced);
+  EXPECT_EQ(client_->resourceFor("v1", "NoSuchKind").status().code(), Code::kNotFound);
+  EXPECT_EQ(client_->resourceFor("nosuch.example/v1", "Thing").status().code(), Code::kNotFound);
+}
+
+TEST_F(ClientTest, KubeconfigFileWorksEndToEnd) {
+  auto rc = loadKubeconfig(LoadOptions{server_->kubeconfigPath(), "", ""});
+  ASSERT_TRUE(rc.isOk()) << rc.status().toString();
+  auto c = Client::create(*rc);
+  ASSERT_TRUE(c.isOk());
+  auto got = (*c)->get(namespacesResource(), "", ns_);
+  ASSERT_TRUE(got.isOk()) << got.status().toString();
+  EXPECT_EQ((*got)["metadata"]["name"], ns_);
+}
+
+}  // namespace
+}  // namespace herd::kube
