@@ -233,6 +233,24 @@ TEST_F(ClientTest, WrongCaIsRefusedBeforeAnyRequest) {
       << got.status().message();
 }
 
+TEST_F(ClientTest, TlsServerNameIsTheNameVerified) {
+  if (!server_->isFake()) GTEST_SKIP() << "relies on the fake's serving certificate names";
+  RestConfig named = server_->adminConfig();
+  named.tls_server_name =
+      "kubernetes.default";  // a SAN of the serving certificate, not the dialed IP
+  auto ok = Client::create(named);
+  ASSERT_TRUE(ok.isOk());
+  EXPECT_TRUE((*ok)->get(namespacesResource(), "", ns_).isOk());
+  RestConfig wrong = server_->adminConfig();
+  wrong.tls_server_name = "other-tenant.example";
+  auto bad = Client::create(wrong, RetryPolicy{1, 1ms, 1ms});
+  ASSERT_TRUE(bad.isOk());
+  auto refused = (*bad)->get(namespacesResource(), "", ns_);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("TLS handshake"), std::string::npos)
+      << refused.status().message();
+}
+
 TEST_F(ClientTest, RetriesWhatIsRetriable) {
   if (!server_->isFake()) GTEST_SKIP() << "fault injection needs the fake apiserver";
   ASSERT_TRUE(client_->create(configMapsResource(), ns_, configMap("r")).isOk());

@@ -167,6 +167,49 @@ TEST_F(InformerTest, RidesOutServerErrors) {
   inf.stop();
 }
 
+TEST_F(InformerTest, ResumesWhenTheServerEndsTheWatch) {
+  auto o = options();
+  o.watch_timeout_min = 1s;  // the server closes each watch after 1-2 s
+  Informer inf(*client_, o);
+  inf.start();
+  ASSERT_TRUE(inf.waitForSync(10s));
+  for (int i = 0; i < 40 && inf.stats().watches < 3; ++i) {
+    ASSERT_TRUE(put("t-" + std::to_string(i % 3), std::to_string(i)).isOk());
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_GE(inf.stats().watches, 3u);
+  EXPECT_EQ(inf.stats().lists, 1u);
+  ASSERT_TRUE(converges(inf));
+  inf.stop();
+}
+
+TEST_F(InformerTest, OwnerIndex) {
+  Informer inf(*client_, options());
+  inf.addIndex("owner", ownerIndex());
+  inf.start();
+  ASSERT_TRUE(inf.waitForSync(10s));
+  ASSERT_TRUE(put("owner", "0").isOk());
+  auto owner = client_->get(configMapsResource(), ns_, "owner");
+  ASSERT_TRUE(owner.isOk());
+  std::string uid = (*owner)["metadata"]["uid"];
+  for (const char* name : {"dep-1", "dep-2"}) {
+    json cm = {{"apiVersion", "v1"},
+               {"kind", "ConfigMap"},
+               {"metadata",
+                {{"name", name},
+                 {"labels", {{"app", "inf"}}},
+                 {"ownerReferences", json::array({{{"apiVersion", "v1"},
+                                                   {"kind", "ConfigMap"},
+                                                   {"name", "owner"},
+                                                   {"uid", uid}}})}}}};
+    ASSERT_TRUE(client_->create(configMapsResource(), ns_, cm).isOk());
+  }
+  ASSERT_TRUE(converges(inf));
+  EXPECT_EQ(inf.byIndex("owner", uid).size(), 2u);
+  EXPECT_TRUE(inf.byIndex("owner", "no-such-uid").empty());
+  inf.stop();
+}
+
 TEST_F(InformerTest, StopIsPromptWhileWatching) {
   Informer inf(*client_, options());
   inf.start();
