@@ -10,6 +10,7 @@
 #include <deque>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -650,6 +651,7 @@ class ApiServer::Impl {
   void controllerLoop();
   void collectGarbageLocked();
   void finishNamespacesLocked();
+  void publishRootCaLocked();
 
   // --- presentation ---
   Json forOutput(const ResourceType& type, Json obj) const {
@@ -1289,6 +1291,20 @@ std::optional<ApiError> ApiServer::Impl::decodeBody(const HttpRequest& req, cons
                       "): unknown conversion");
   }
   if (!obj.contains("metadata") || !obj["metadata"].is_object()) obj["metadata"] = Json::object();
+  if (type.resource == "leases" && obj.contains("spec") && obj["spec"].is_object()) {
+    static const std::regex kMicroTime(
+        R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d))");
+    for (const char* field : {"acquireTime", "renewTime"}) {
+      const Json& v = obj["spec"].value(field, Json());
+      if (v.is_string() && !std::regex_match(v.get<std::string>(), kMicroTime)) {
+        std::string text = v.get<std::string>();
+        return badRequest("Lease in version \"" + type.version +
+                          "\" cannot be handled as a Lease: parsing time \"" + text +
+                          "\" as \"2006-01-02T15:04:05.000000Z07:00\": cannot parse \"" + text +
+                          "\" as \"2006\"");
+      }
+    }
+  }
   std::string validation = req.param("fieldValidation").value_or("Warn");
   if (!type.custom) {
     auto known = knownTopLevel().find(type.resource);
@@ -1387,6 +1403,8 @@ ApiServer::Impl::Outcome ApiServer::Impl::list(const HttpRequest& req, const Tar
     limit = std::strtol(l->c_str(), &end, 10);
     if (*end != '\0' || limit < 0) limit = 0;
   }
+  // resourceVersion=0 is served from kube-apiserver's watch cache, which ignores limit.
+  if (req.param("resourceVersion").value_or("") == "0" && !req.param("continue")) limit = 0;
   std::lock_guard lock(mu_);
   std::string start;
   if (auto c = req.param("continue"); c && !c->empty()) {
@@ -1683,10 +1701,13 @@ ApiServer::Impl::Outcome ApiServer::Impl::commitUpdate(const HttpRequest& req, c
         go += (i ? ", " : "") + nlohmann::json(added[i]).dump();
       go += "}";
       api::FieldErrors errs;
-      errs.forbidden(
-          api::FieldPath("metadata.finalizers"),
-          "no new finalizers can be added if the object is being deleted, found new finalizers " +
-              go);
+      // kube-apiserver reports this twice (generic and per-kind ObjectMeta update validation).
+      for (int i = 0; i < 2; ++i) {
+        errs.forbidden(
+            api::FieldPath("metadata.finalizers"),
+            "no new finalizers can be added if the object is being deleted, found new finalizers " +
+                go);
+      }
       return {422, nullptr, invalid(*t.type, t.name, errs)};
     }
   }
@@ -2299,6 +2320,34 @@ void ApiServer::Impl::controllerLoop() {
     if (stopping_) break;
     collectGarbageLocked();
     finishNamespacesLocked();
+    publishRootCaLocked();
+  }
+}
+
+void ApiServer::Impl::publishRootCaLocked() {
+  if (options_.root_ca_pem.empty()) return;
+  ResourceTypePtr configmaps = registry_->find("", "v1", "configmaps");
+  std::vector<std::string> missing;
+  for (const auto& [key, ns] : objects_[namespaces_type_->storageKey()]) {
+    if (ns["metadata"].contains("deletionTimestamp")) continue;
+    if (findLocked(*configmaps, key, "kube-root-ca.crt") == nullptr) missing.push_back(key);
+  }
+  for (const auto& ns : missing) {
+    // What kube-controller-manager's root-ca-cert-publisher puts in every namespace.
+    Json cm = {
+        {"kind", "ConfigMap"},
+        {"apiVersion", "v1"},
+        {"metadata",
+         {{"name", "kube-root-ca.crt"},
+          {"namespace", ns},
+          {"annotations",
+           {{"kubernetes.io/description",
+             "Contains a CA bundle that can be used to verify the kube-apiserver when using "
+             "internal endpoints such as the internal service IP or kubernetes.default.svc. No "
+             "other usage is guaranteed across distributions of Kubernetes clusters."}}}}},
+        {"data", {{"ca.crt", options_.root_ca_pem}}}};
+    stampNew(*configmaps, cm, "kube-controller-manager");
+    storeLocked(configmaps, cm, "ADDED");
   }
 }
 
@@ -2415,7 +2464,11 @@ void ApiServer::Impl::finishNamespacesLocked() {
   for (const auto& [key, ns] : objects_[namespaces_type_->storageKey()]) {
     if (ns["metadata"].contains("deletionTimestamp")) terminating.push_back(ns);
   }
+  long long now = static_cast<long long>(std::time(nullptr));
   for (const auto& ns : terminating) {
+    // Like kube-controller-manager, take a moment: clients see the Terminating phase.
+    long long since = parseRfc3339(ns["metadata"].value("deletionTimestamp", ""));
+    if (now - since < options_.namespace_delete_seconds) continue;
     std::string prefix = ns["metadata"].value("name", "") + "/";
     size_t remaining = 0;
     std::vector<std::pair<ResourceTypePtr, Json>> victims;

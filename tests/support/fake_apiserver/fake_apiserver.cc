@@ -63,6 +63,7 @@ Result<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServerOptions
   server->admin_cert_pem_ = admin.cert_pem;
   server->admin_key_pem_ = admin.key_pem;
 
+  if (options.root_ca_pem.empty()) options.root_ca_pem = ca.cert_pem;
   HERD_ASSIGN_OR_RETURN(server->api_, ApiServer::create(options));
   if (!dir.empty() && files::exists(dir + "/state.json")) {
     HERD_ASSIGN_OR_RETURN(std::string state, files::read(dir + "/state.json"));

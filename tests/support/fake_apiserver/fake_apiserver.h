@@ -51,6 +51,11 @@ struct FakeApiServerOptions {
   std::chrono::milliseconds bookmark_interval = std::chrono::seconds(60);
   // How long watches without timeoutSeconds stay open (kube-apiserver: 30-60 min).
   std::chrono::milliseconds max_watch = std::chrono::minutes(30);
+  // A Terminating namespace is removed once it is empty and at least this old (the recording
+  // shows about 5 s).
+  int namespace_delete_seconds = 1;
+  // Published in every namespace as ConfigMap kube-root-ca.crt; set by FakeApiServer.
+  std::string root_ca_pem;
 };
 
 class ApiServer;
