@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
+#include "api/crd.h"
+#include "api/yaml.h"
 #include "fake_apiserver.h"
 #include "kube/api_error.h"
 #include "support/test_apiserver.h"
@@ -283,6 +287,70 @@ TEST_F(ClientTest, DiscoveryMapsKindsToResources) {
   EXPECT_FALSE(ns->namespaced);
   EXPECT_EQ(client_->resourceFor("v1", "NoSuchKind").status().code(), Code::kNotFound);
   EXPECT_EQ(client_->resourceFor("nosuch.example/v1", "Thing").status().code(), Code::kNotFound);
+}
+
+TEST_F(ClientTest, CustomResourceStatusSubresourceThroughDiscovery) {
+  auto crd = api::parseDocuments(api::clusterCrdYaml());
+  ASSERT_TRUE(crd.isOk());
+  ASSERT_TRUE(client_->create(crdsResource(), "", (*crd)[0]).isOk());
+  // The new kind is found once the server serves it (discovery is refreshed on a miss).
+  Result<ResourceRef> clusters = Status::notFound("not yet");
+  for (int i = 0; i < 100 && !clusters; ++i) {
+    clusters = client_->resourceFor("herd.io/v1alpha1", "Cluster");
+    if (!clusters) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(clusters.isOk()) << clusters.status().toString();
+  EXPECT_EQ(clusters->resource, "clusters");
+  EXPECT_FALSE(clusters->namespaced);
+  json cluster = {{"apiVersion", "herd.io/v1alpha1"},
+                  {"kind", "Cluster"},
+                  {"metadata", {{"name", "demo"}}},
+                  {"spec", json::object()}};
+  auto created = client_->create(*clusters, "", cluster);
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  EXPECT_EQ((*created)["spec"]["controlPlane"]["etcd"]["replicas"], 3);  // the schema's default
+  json with_status = *created;
+  with_status["status"] = {{"phase", "Provisioning"}};
+  auto status = client_->updateStatus(*clusters, "", with_status);
+  ASSERT_TRUE(status.isOk()) << status.status().toString();
+  EXPECT_EQ((*status)["status"]["phase"], "Provisioning");
+  json main = *status;
+  main["status"]["phase"] = "Running";  // ignored by the main resource
+  main["spec"]["paused"] = true;
+  auto updated = client_->update(*clusters, "", main);
+  ASSERT_TRUE(updated.isOk()) << updated.status().toString();
+  EXPECT_EQ((*updated)["status"]["phase"], "Provisioning");
+  EXPECT_EQ((*updated)["spec"]["paused"], true);
+}
+
+TEST_F(ClientTest, ForegroundDeletionWaitsForDependents) {
+  auto owner = client_->create(configMapsResource(), ns_, configMap("owner"));
+  ASSERT_TRUE(owner.isOk());
+  json dep = configMap("dependent");
+  dep["metadata"]["ownerReferences"] = json::array({{{"apiVersion", "v1"},
+                                                     {"kind", "ConfigMap"},
+                                                     {"name", "owner"},
+                                                     {"uid", (*owner)["metadata"]["uid"]},
+                                                     {"blockOwnerDeletion", true}}});
+  dep["metadata"]["finalizers"] = json::array({"herd.io/hold"});
+  ASSERT_TRUE(client_->create(configMapsResource(), ns_, dep).isOk());
+  DeleteOptions fg;
+  fg.propagation_policy = "Foreground";
+  auto deleting = client_->remove(configMapsResource(), ns_, "owner", fg);
+  ASSERT_TRUE(deleting.isOk()) << deleting.status().toString();
+  EXPECT_EQ((*deleting)["metadata"]["finalizers"], json::array({"foregroundDeletion"}));
+  std::this_thread::sleep_for(300ms);
+  EXPECT_TRUE(client_->get(configMapsResource(), ns_, "owner").isOk());  // waits for its dependent
+  ASSERT_TRUE(client_
+                  ->patch(configMapsResource(), ns_, "dependent", PatchType::kMerge,
+                          R"({"metadata":{"finalizers":null}})")
+                  .isOk());
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = client_->get(configMapsResource(), ns_, "owner").status().code() == Code::kNotFound;
+    if (!gone) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(gone);
 }
 
 TEST_F(ClientTest, KubeconfigFileWorksEndToEnd) {

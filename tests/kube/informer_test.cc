@@ -210,6 +210,41 @@ TEST_F(InformerTest, OwnerIndex) {
   inf.stop();
 }
 
+TEST(InformerBookmarkTest, BookmarksAdvanceTheResourceVersionWithoutEvents) {
+  testing::TestApiServerOptions so;
+  so.bookmark_interval = 100ms;
+  auto s = testing::TestApiServer::start(so);
+  ASSERT_TRUE(s.isOk());
+  if (!(*s)->isFake()) GTEST_SKIP() << "a real server sends bookmarks about once a minute";
+  auto c = Client::create((*s)->adminConfig());
+  ASSERT_TRUE(c.isOk());
+  for (const char* ns : {"watched", "elsewhere"}) {
+    ASSERT_TRUE(
+        (*c)->create(namespacesResource(), "",
+                     {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}})
+            .isOk());
+  }
+  InformerOptions o;
+  o.resource = configMapsResource();
+  o.ns = "watched";
+  Informer inf(**c, o);
+  inf.start();
+  ASSERT_TRUE(inf.waitForSync(10s));
+  std::string synced_rv = inf.lastResourceVersion();
+  // Writes elsewhere move the server's resourceVersion; only bookmarks can tell the informer.
+  ASSERT_TRUE(
+      (*c)->create(configMapsResource(), "elsewhere",
+                   {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "x"}}}})
+          .isOk());
+  for (int i = 0; i < 100 && inf.stats().bookmarks == 0; ++i) std::this_thread::sleep_for(20ms);
+  EXPECT_GT(inf.stats().bookmarks, 0u);
+  for (int i = 0; i < 100 && inf.lastResourceVersion() == synced_rv; ++i)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_GT(std::stoull(inf.lastResourceVersion()), std::stoull(synced_rv));
+  EXPECT_EQ(inf.stats().events, 0u);
+  inf.stop();
+}
+
 TEST_F(InformerTest, StopIsPromptWhileWatching) {
   Informer inf(*client_, options());
   inf.start();

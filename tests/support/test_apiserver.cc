@@ -38,14 +38,16 @@ std::string kubeconfigFor(const std::string& server, const std::string& ca, cons
 
 }  // namespace
 
-Result<std::unique_ptr<TestApiServer>> TestApiServer::start() {
+Result<std::unique_ptr<TestApiServer>> TestApiServer::start(const TestApiServerOptions& options) {
   std::unique_ptr<TestApiServer> s(new TestApiServer());
   s->dir_ = std::make_unique<TempDir>();
   const char* bin = std::getenv("HERD_KUBE_BIN");
   if (bin && *bin) {
     HERD_RETURN_IF_ERROR(s->startReal(bin));
   } else {
-    HERD_ASSIGN_OR_RETURN(s->fake_, fake::FakeApiServer::start());
+    fake::FakeApiServerOptions fo;
+    fo.bookmark_interval = options.bookmark_interval;
+    HERD_ASSIGN_OR_RETURN(s->fake_, fake::FakeApiServer::start(fo));
     s->description_ = "the fake apiserver";
     s->admin_.server = s->fake_->url();
     s->admin_.ca_pem = s->fake_->caPem();

@@ -4,6 +4,7 @@
 // Owns every process and thread it starts; stops them on destruction.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,9 +20,14 @@ class FakeApiServer;
 
 namespace herd::testing {
 
+struct TestApiServerOptions {
+  // How often the fake sends watch bookmarks (a real server: about once a minute).
+  std::chrono::milliseconds bookmark_interval{std::chrono::seconds(60)};
+};
+
 class TestApiServer {
  public:
-  static Result<std::unique_ptr<TestApiServer>> start();
+  static Result<std::unique_ptr<TestApiServer>> start(const TestApiServerOptions& options = {});
   ~TestApiServer();
 
   bool isFake() const { return fake_ != nullptr; }
