@@ -5,7 +5,7 @@
 
 #include <regex>
 
-#include "pki/encoding.h"
+#include "common/base64.h"
 
 namespace herd::pki {
 namespace {

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/yaml.h"
-#include "pki/encoding.h"
+#include "common/base64.h"
 
 namespace herd::pki {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "pki/encoding.h"
+#include "common/base64.h"
 #include "pki/key.h"
 #include "pki/openssl_handles.h"
 

@@ -7,7 +7,7 @@
 #include <regex>
 
 #include "api/yaml.h"
-#include "pki/encoding.h"
+#include "common/base64.h"
 #include "pki/kubeconfig.h"
 #include "pki_test_util.h"
 
