@@ -11,8 +11,9 @@
 namespace herd::api {
 
 // A cluster name must leave room for what herd derives from it: the namespace herd-<name>,
-// the DNS label of its endpoint, and object names such as <name>-<component>-<10-char hash>
-// that must stay within the 63 characters of a DNS label or label value. 40 leaves 23.
+// the first DNS label of its endpoint, label values (all at most 63 characters), and names of
+// per-cluster objects in shared namespaces, <name>-<purpose> with purposes of up to 22
+// characters (e.g. -admin-kubeconfig). 40 + 1 + 22 = 63.
 inline constexpr size_t kMaxClusterNameLength = 40;
 
 FieldErrors validateCluster(const Cluster& cluster);
