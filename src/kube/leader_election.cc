@@ -60,16 +60,14 @@ bool LeaderElector::tryAcquireOrRenew() {
                   {"spec", spec}};
     auto created = client_.create(leasesResource(), config_.ns, lease);
     if (!created) return false;
-    std::lock_guard<std::mutex> lock(mu_);
-    observed_ = *created;
-    observed_holder_ = config_.identity;
-    observed_renew_time_ = now_text;
-    observed_at_ = now;
+    recordOwnWrite(std::move(*created), now_text, now);
     return true;
   }
   const json& old = current->value("spec", json::object());
   std::string holder = old.value("holderIdentity", "");
   std::string renew_time = old.value("renewTime", "");
+  bool new_leader = false;
+  bool expired = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (holder != observed_holder_ || renew_time != observed_renew_time_) {
@@ -77,14 +75,14 @@ bool LeaderElector::tryAcquireOrRenew() {
       observed_holder_ = holder;
       observed_renew_time_ = renew_time;
       observed_at_ = now;
-      if (config_.on_new_leader && !holder.empty() && holder != config_.identity)
-        config_.on_new_leader(holder);
+      new_leader = !holder.empty() && holder != config_.identity;
     }
     observed_ = *current;
     int64_t held_for = old.value("leaseDurationSeconds", duration_s);
-    bool expired = now >= observed_at_ + std::chrono::seconds(held_for);
-    if (!holder.empty() && holder != config_.identity && !expired) return false;
+    expired = now >= observed_at_ + std::chrono::seconds(held_for);
   }
+  if (new_leader && config_.on_new_leader) config_.on_new_leader(holder);  // outside the lock
+  if (!holder.empty() && holder != config_.identity && !expired) return false;
   json lease = *current;
   if (holder == config_.identity) {
     spec["acquireTime"] = old.value("acquireTime", now_text);
@@ -96,12 +94,17 @@ bool LeaderElector::tryAcquireOrRenew() {
   auto updated =
       client_.update(leasesResource(), config_.ns, lease);  // 409 if someone else moved first
   if (!updated) return false;
-  std::lock_guard<std::mutex> lock(mu_);
-  observed_ = *updated;
-  observed_holder_ = config_.identity;
-  observed_renew_time_ = now_text;
-  observed_at_ = now;
+  recordOwnWrite(std::move(*updated), now_text, now);
   return true;
+}
+
+void LeaderElector::recordOwnWrite(json lease, const std::string& renew_time,
+                                   std::chrono::steady_clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  observed_ = std::move(lease);
+  observed_holder_ = config_.identity;
+  observed_renew_time_ = renew_time;
+  observed_at_ = now;
 }
 
 void LeaderElector::release() {

@@ -49,6 +49,9 @@ class LeaderElector {
  private:
   bool sleepUnlessStopped(std::chrono::milliseconds d);
   void release();
+  // Remembers the Lease as this candidate just wrote it.
+  void recordOwnWrite(json lease, const std::string& renew_time,
+                      std::chrono::steady_clock::time_point now);
 
   Client& client_;
   LeaderElectionConfig config_;
