@@ -66,6 +66,7 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   addValidateCommand(app, io, exit_code);
   addCrdCommand(app, io, exit_code);
   addPkiCommand(app, io, exit_code);
+  addGatewayCommand(app, io, exit_code);
   app.parse_complete_callback(
       [&] { log::configure(*log::parseLevel(log_level), *log::parseFormat(log_format)); });
 

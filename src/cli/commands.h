@@ -19,5 +19,6 @@ void addCreateCommand(CLI::App& app, Streams io, int& exit_code);
 void addValidateCommand(CLI::App& app, Streams io, int& exit_code);
 void addCrdCommand(CLI::App& app, Streams io, int& exit_code);
 void addPkiCommand(CLI::App& app, Streams io, int& exit_code);
+void addGatewayCommand(CLI::App& app, Streams io, int& exit_code);
 
 }  // namespace herd::cli

@@ -1,0 +1,103 @@
+// The gateway's configuration: listeners, limits, timeouts, health checking, and the routes
+// (tenants with their kube-apiserver and etcd backends, plain-HTTP hosts, a default route).
+//
+// parseGatewayConfig() builds an immutable GatewayConfig from the YAML of `herd gateway
+// --config FILE` and returns an error naming the field instead of throwing. The file is read
+// again on every change: listeners and workers are fixed at start (a change is logged and
+// waits for a restart); everything else applies to new connections at once. Value type;
+// thread-safe once built.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+
+namespace herd::gateway {
+
+using Millis = std::chrono::milliseconds;
+
+// An IP literal and a port. Backends are addresses, not DNS names: the route sources speak
+// Endpoints (which are IPs), and the data path must never block on a resolver.
+struct BackendAddress {
+  std::string ip;
+  uint16_t port = 0;
+  std::string key() const;  // "127.0.0.1:6443", "[::1]:6443"
+  friend bool operator==(const BackendAddress&, const BackendAddress&) = default;
+};
+
+// "ip:port" or "[ipv6]:port"; "localhost" stands for 127.0.0.1.
+Result<BackendAddress> parseBackendAddress(std::string_view text);
+
+struct TenantRoutes {
+  std::string name;
+  // The public API host name; empty means <name>.<baseDomain>. etcd is etcd.<hostname>.
+  std::string hostname;
+  std::vector<BackendAddress> api_servers;
+  std::vector<BackendAddress> etcd;
+  // Open connections of this tenant (API and etcd together); 0 takes the global default.
+  int64_t max_connections = 0;
+  bool proxy_protocol = false;
+};
+
+struct HttpRoute {
+  std::string host;
+  std::string tenant;  // counts against this tenant's limit when set
+  std::vector<BackendAddress> backends;
+  bool proxy_protocol = false;
+};
+
+struct Limits {
+  // File descriptors are the real bound: each connection takes two.
+  int64_t max_connections = 50000;
+  // So that one tenant cannot take every slot of the global limit.
+  int64_t max_connections_per_tenant = 10000;
+  size_t max_client_hello_bytes = 16384 + 5;
+  size_t max_http_head_bytes = 8192;
+};
+
+struct Timeouts {
+  // ClientHello or request head must arrive within this (slowloris bound).
+  Millis handshake{10000};
+  // No byte either way for this long closes the connection. kubectl watches stay quiet for
+  // minutes between events, so this is long by default.
+  Millis idle{3600 * 1000};
+  Millis connect{5000};
+  // On SIGTERM: how long established connections may finish before they are closed.
+  Millis drain{30000};
+  // A removed route's connections live on this long (a tenant moved, not deleted, comes back).
+  Millis removed_route_grace{30000};
+};
+
+struct HealthCheck {
+  Millis interval{2000};
+  Millis timeout{1000};
+};
+
+struct GatewayConfig {
+  std::string tls_listen = "127.0.0.1:8443";
+  std::string http_listen;  // empty: no plain-HTTP listener
+  std::string admin_listen = "127.0.0.1:9090";
+  int workers = 0;  // 0: one per core
+  std::string base_domain = "herd.localhost";
+  Limits limits;
+  Timeouts timeouts;
+  HealthCheck health;
+  std::vector<TenantRoutes> tenants;
+  std::vector<HttpRoute> http_routes;
+  // Where TLS connections with a missing or unknown SNI go; empty: they are closed.
+  std::vector<BackendAddress> default_backends;
+};
+
+// Parses the YAML (or JSON) text of a gateway configuration and validates it: unknown fields,
+// duplicate tenants or host names, bad addresses and durations are errors.
+Result<GatewayConfig> parseGatewayConfig(std::string_view text);
+Result<GatewayConfig> loadGatewayConfig(const std::string& path);
+
+// "10s", "250ms", "5m", "1h".
+Result<Millis> parseDuration(std::string_view text);
+
+}  // namespace herd::gateway
