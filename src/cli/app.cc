@@ -65,6 +65,7 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   addCreateCommand(app, io, exit_code);
   addValidateCommand(app, io, exit_code);
   addCrdCommand(app, io, exit_code);
+  addSeedCommands(app, io, exit_code);
   addPkiCommand(app, io, exit_code);
   addGatewayCommand(app, io, exit_code);
   app.parse_complete_callback(

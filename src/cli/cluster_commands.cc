@@ -12,6 +12,7 @@
 #include "cli/app.h"
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "cli/seed.h"
 #include "common/files.h"
 
 namespace herd::cli {
@@ -32,7 +33,8 @@ struct CreateOptions {
   std::vector<std::string> disable_addons;
   bool paused = false;
   bool dry_run = false;
-  std::string output = "yaml";
+  std::string output;
+  SeedFlags seed;
 };
 
 const std::vector<std::string> kAddonNames = {"kube-proxy", "coredns", "metrics-server",
@@ -78,14 +80,28 @@ int runCreate(const CreateOptions& o, Streams io) {
     printErrors(io.err, errors, "  ");
     return kExitFailure;
   }
-  if (!o.dry_run) {
-    io.err << "herd: creating a Cluster in a seed needs the seed API client, which this build does "
-              "not have yet.\n"
-              "Use --dry-run and apply the output: herd create cluster "
-           << o.name << " --dry-run -o yaml | kubectl apply -f -\n";
+  if (o.dry_run) {
+    printObject(io.out, api::encodeCluster(cluster),
+                *parseOutputFormat(o.output.empty() ? "yaml" : o.output));
+    return kExitOk;
+  }
+  // Send only what was asked for: the seed's schema and the controller supply the defaults,
+  // so that platform settings such as the base domain come from the platform.
+  auto client = connectSeed(o.seed);
+  if (!client) {
+    io.err << "herd: " << client.status().message() << "\n";
     return kExitFailure;
   }
-  printObject(io.out, api::encodeCluster(cluster), *parseOutputFormat(o.output));
+  auto created = (*client)->create(clustersResource(), "", api::encodeCluster(clusterFromFlags(o)));
+  if (!created) {
+    io.err << "herd: " << explainSeedError(created.status()).message() << "\n";
+    return kExitFailure;
+  }
+  if (o.output.empty()) {
+    io.out << fmt::format("cluster.herd.io/{} created\n", o.name);
+  } else {
+    printObject(io.out, *created, *parseOutputFormat(o.output));
+  }
   return kExitOk;
 }
 
@@ -170,7 +186,9 @@ void addCreateCommand(CLI::App& app, Streams io, int& exit_code) {
   cmd->add_option("--disable-addon", o->disable_addons, "Disable an addon (repeatable)")
       ->check(CLI::IsMember(kAddonNames));
   cmd->add_flag("--paused", o->paused, "Create the cluster paused: the controller leaves it alone");
-  cmd->add_flag("--dry-run", o->dry_run, "Print the defaulted Cluster instead of creating it");
+  cmd->add_flag("--dry-run", o->dry_run,
+                "Print the defaulted Cluster instead of creating it in the seed");
+  addSeedFlags(cmd, o->seed);
   cmd->add_option("-o,--output", o->output, "Output format: yaml or json")
       ->check(CLI::IsMember({"yaml", "json"}));
   cmd->callback([o, io, &exit_code] { exit_code = runCreate(*o, io); });

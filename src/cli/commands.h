@@ -18,6 +18,7 @@ struct Streams {
 void addCreateCommand(CLI::App& app, Streams io, int& exit_code);
 void addValidateCommand(CLI::App& app, Streams io, int& exit_code);
 void addCrdCommand(CLI::App& app, Streams io, int& exit_code);
+void addSeedCommands(CLI::App& app, Streams io, int& exit_code);
 void addPkiCommand(CLI::App& app, Streams io, int& exit_code);
 void addGatewayCommand(CLI::App& app, Streams io, int& exit_code);
 

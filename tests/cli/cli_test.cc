@@ -58,10 +58,11 @@ TEST(CliTest, CreateRejectsInvalidFlagsWithFieldPaths) {
             "  spec.controlPlane.etcd.replicas: Invalid value: 2: must be 1, 3 or 5\n");
 }
 
-TEST(CliTest, CreateWithoutDryRunSaysWhatToDo) {
-  auto r = runHerd({"create", "cluster", "demo"});
+TEST(CliTest, CreateWithoutDryRunNeedsTheSeed) {
+  auto r = runHerd({"create", "cluster", "demo", "--kubeconfig", "/nonexistent/kubeconfig"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("--dry-run"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err,
+            "herd: connect to the seed: open /nonexistent/kubeconfig: No such file or directory\n");
 }
 
 TEST(CliTest, ValidateReportsEveryProblemAndFails) {

@@ -1,0 +1,137 @@
+// herd create/get/describe/delete cluster against an API server (the fake, or a real one
+// under HERD_KUBE_BIN), through the herd binary as a user runs it.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "api/crd.h"
+#include "api/yaml.h"
+#include "kube/client.h"
+#include "support/test_apiserver.h"
+
+namespace herd {
+namespace {
+
+using testing::runHerd;
+
+class SeedCommandsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = testing::TestApiServer::start();
+    ASSERT_TRUE(s.isOk()) << s.status().toString();
+    server_ = std::move(*s);
+    kc_ = {"--kubeconfig", server_->kubeconfigPath()};
+  }
+
+  void installCrd() {
+    auto client = kube::Client::create(server_->adminConfig());
+    ASSERT_TRUE(client.isOk());
+    auto crd = api::parseDocuments(api::clusterCrdYaml());
+    ASSERT_TRUE((*client)->create(kube::crdsResource(), "", (*crd)[0]).isOk());
+    for (int i = 0; i < 100; ++i) {
+      if ((*client)->resourceFor("herd.io/v1alpha1", "Cluster").isOk()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    FAIL() << "the Cluster resource was never served";
+  }
+
+  std::vector<std::string> with(std::vector<std::string> args) {
+    args.insert(args.end(), kc_.begin(), kc_.end());
+    return args;
+  }
+
+  std::unique_ptr<testing::TestApiServer> server_;
+  std::vector<std::string> kc_;
+};
+
+TEST_F(SeedCommandsTest, WithoutTheCrdTheErrorSaysHowToInstallIt) {
+  auto r = runHerd(with({"create", "cluster", "demo"}));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "herd: the seed does not serve herd.io/v1alpha1 clusters: install the API with `herd "
+            "crd | kubectl apply "
+            "-f -`\n");
+}
+
+TEST_F(SeedCommandsTest, CreateGetDescribeDelete) {
+  installCrd();
+  auto created = runHerd(
+      with({"create", "cluster", "demo", "--etcd-replicas", "5", "--hostname", "k8s.example.com"}));
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  EXPECT_EQ(created.out, "cluster.herd.io/demo created\n");
+  EXPECT_EQ(runHerd(with({"create", "cluster", "demo"})).err,
+            "herd: clusters.herd.io \"demo\" already exists\n");
+  ASSERT_EQ(runHerd(with({"create", "cluster", "shop", "--version", "1.31"})).exit_code, 0);
+
+  auto table = runHerd(with({"get", "clusters"}));
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  std::istringstream lines(table.out);
+  std::string header, first, second;
+  std::getline(lines, header);
+  std::getline(lines, first);
+  std::getline(lines, second);
+  EXPECT_EQ(header.substr(0, 4), "NAME");
+  EXPECT_NE(header.find("VERSION"), std::string::npos);
+  EXPECT_NE(header.find("ENDPOINT"), std::string::npos);
+  EXPECT_EQ(first.substr(0, 4), "demo");
+  EXPECT_NE(first.find("1.32"), std::string::npos);  // defaulted by the seed's schema
+  EXPECT_EQ(second.substr(0, 4), "shop");
+  EXPECT_NE(second.find("1.31"), std::string::npos);
+
+  auto one = runHerd(with({"get", "cluster", "demo", "-o", "json"}));
+  ASSERT_EQ(one.exit_code, 0);
+  auto j = nlohmann::json::parse(one.out);
+  EXPECT_EQ(j["spec"]["controlPlane"]["etcd"]["replicas"], 5);
+  EXPECT_EQ(j["spec"]["expose"]["hostname"], "k8s.example.com");
+  EXPECT_FALSE(j["spec"].contains("network") &&
+               j["spec"]["network"].contains("dnsServiceIP"));  // left to the controller
+
+  auto names = runHerd(with({"get", "hc", "-o", "name"}));
+  EXPECT_EQ(names.out, "cluster.herd.io/demo\ncluster.herd.io/shop\n");
+
+  auto described = runHerd(with({"describe", "cluster", "demo"}));
+  ASSERT_EQ(described.exit_code, 0) << described.err;
+  EXPECT_NE(described.out.find("Name:               demo\n"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("Hostname:           k8s.example.com\n"), std::string::npos)
+      << described.out;
+  EXPECT_NE(described.out.find("etcd                        5"), std::string::npos)
+      << described.out;
+
+  auto deleted = runHerd(with({"delete", "cluster", "demo", "--wait", "--timeout", "30"}));
+  ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
+  EXPECT_EQ(deleted.out, "cluster.herd.io \"demo\" deleted\n");
+  auto gone = runHerd(with({"get", "cluster", "demo"}));
+  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_EQ(gone.err, "herd: cluster \"demo\" not found\n");
+  EXPECT_EQ(runHerd(with({"describe", "cluster", "demo"})).err,
+            "herd: cluster \"demo\" not found\n");
+  EXPECT_EQ(runHerd(with({"delete", "cluster", "demo"})).err, "herd: cluster \"demo\" not found\n");
+}
+
+TEST_F(SeedCommandsTest, EmptyListAndUnknownResource) {
+  installCrd();
+  auto empty = runHerd(with({"get", "clusters"}));
+  EXPECT_EQ(empty.exit_code, 0);
+  EXPECT_EQ(empty.err, "No resources found\n");
+  auto bad = runHerd(with({"get", "pods"}));
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+TEST_F(SeedCommandsTest, InvalidClusterIsRefusedBeforeReachingTheSeed) {
+  auto r = runHerd(
+      {"create", "cluster", "demo", "--etcd-replicas", "4", "--kubeconfig", "/nonexistent"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("must be 1, 3 or 5"), std::string::npos) << r.err;
+}
+
+TEST_F(SeedCommandsTest, MissingKubeconfigIsAClearError) {
+  auto r = runHerd({"get", "clusters", "--kubeconfig", "/nonexistent/kubeconfig"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "herd: connect to the seed: open /nonexistent/kubeconfig: No such file or directory\n");
+}
+
+}  // namespace
+}  // namespace herd
