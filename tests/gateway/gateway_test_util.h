@@ -1,0 +1,93 @@
+// Shared by the gateway's end-to-end tests: the herd gateway run as a real process from a
+// config file, a plain TCP echo backend, a ClientHello builder for clients that only need to
+// be routed (the echo backend returns the hello with the rest), and small socket helpers.
+// Everything listens on 127.0.0.1; every process and thread is stopped by its destructor.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/process.h"
+#include "support/test_env.h"
+
+namespace herd::gateway::testing {
+
+// A TLS record holding a minimal ClientHello for `sni` (no SNI when empty).
+std::string clientHello(const std::string& sni);
+
+// Connects to 127.0.0.1:port; -1 on failure. Receive and send timeouts are `timeout`.
+int connectLoopback(int port, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+bool sendAll(int fd, std::string_view data);
+// Reads exactly n bytes (or fails on EOF / timeout).
+std::optional<std::string> readExactly(int fd, size_t n);
+// Reads until EOF or timeout.
+std::string readToEof(int fd);
+
+// Sends hello(sni) + payload through the gateway and expects it echoed back in full.
+bool echoRoundTrip(int port, const std::string& sni, const std::string& payload);
+
+// GET path from 127.0.0.1:port over plain HTTP/1.0; the status code and the body.
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+HttpReply httpGet(int port, const std::string& path, const std::string& host = "127.0.0.1");
+
+// Echoes every byte back, a thread per connection; prefixes nothing, so a client can compare.
+// With `greeting` it first sends that string (to tell backends apart).
+class EchoServer {
+ public:
+  explicit EchoServer(std::string greeting = {});
+  ~EchoServer();
+  int port() const { return port_; }
+  int connections() const { return connections_.load(); }
+  void stop();
+
+ private:
+  void serve(int fd);
+  std::string greeting_;
+  int listen_fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> connections_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mutex_;
+  std::vector<int> fds_;
+  std::vector<std::thread> threads_;
+};
+
+// `herd gateway --config <dir>/gateway.yaml` with the TLS, HTTP and admin ports picked here.
+class GatewayProcess {
+ public:
+  explicit GatewayProcess(const herd::testing::TempDir& dir) : dir_(dir) {}
+  ~GatewayProcess();
+  // Writes the config: the listeners section is added in front of `routes_yaml`.
+  void writeConfig(const std::string& routes_yaml);
+  // Starts and waits for /readyz; false (with the log in `log()`) on failure.
+  bool start(const std::string& routes_yaml, const std::vector<std::string>& extra_args = {});
+  // SIGTERM; the exit code.
+  int terminate(std::chrono::milliseconds grace = std::chrono::seconds(20));
+  std::string metrics() const;
+  // The value of one metric line ("herd_gateway_sni_unknown_total"), or -1.
+  double metric(const std::string& name) const;
+  std::string log() const;
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
+  int tlsPort() const { return tls_port_; }
+  int httpPort() const { return http_port_; }
+  int adminPort() const { return admin_port_; }
+
+ private:
+  const herd::testing::TempDir& dir_;
+  std::optional<Process> process_;
+  int tls_port_ = 0, http_port_ = 0, admin_port_ = 0;
+};
+
+// Resident set size of a process in KiB, from /proc.
+long rssKib(pid_t pid);
+
+}  // namespace herd::gateway::testing
