@@ -140,8 +140,9 @@ EchoServer::EchoServer(std::string greeting) : greeting_(std::move(greeting)) {
       }
       connections_++;
       std::lock_guard lock(mutex_);
-      fds_.push_back(fd);
-      threads_.emplace_back([this, fd] { serve(fd); });
+      fds_.insert(fd);
+      ++serving_;
+      std::thread([this, fd] { serve(fd); }).detach();
     }
   });
 }
@@ -155,6 +156,11 @@ void EchoServer::serve(int fd) {
     if (!sendAll(fd, std::string_view(buf, static_cast<size_t>(n)))) break;
   }
   ::shutdown(fd, SHUT_WR);
+  std::lock_guard lock(mutex_);
+  fds_.erase(fd);
+  ::close(fd);
+  --serving_;
+  idle_.notify_all();
 }
 
 void EchoServer::stop() {
@@ -162,10 +168,9 @@ void EchoServer::stop() {
   ::shutdown(listen_fd_, SHUT_RDWR);
   ::close(listen_fd_);
   if (acceptor_.joinable()) acceptor_.join();
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   for (int fd : fds_) ::shutdown(fd, SHUT_RDWR);
-  for (auto& t : threads_) t.join();
-  for (int fd : fds_) ::close(fd);
+  idle_.wait(lock, [this] { return serving_ == 0; });
 }
 
 EchoServer::~EchoServer() {

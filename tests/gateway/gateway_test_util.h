@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,7 +40,8 @@ struct HttpReply {
 };
 HttpReply httpGet(int port, const std::string& path, const std::string& host = "127.0.0.1");
 
-// Echoes every byte back, a thread per connection; prefixes nothing, so a client can compare.
+// Echoes every byte back, a thread per connection (detached and counted, so that tens of
+// thousands of short connections do not pile up unjoined thread stacks).
 // With `greeting` it first sends that string (to tell backends apart).
 class EchoServer {
  public:
@@ -57,8 +60,9 @@ class EchoServer {
   std::atomic<bool> stopping_{false};
   std::thread acceptor_;
   std::mutex mutex_;
-  std::vector<int> fds_;
-  std::vector<std::thread> threads_;
+  std::condition_variable idle_;
+  std::set<int> fds_;
+  int serving_ = 0;
 };
 
 // `herd gateway --config <dir>/gateway.yaml` with the TLS, HTTP and admin ports picked here.
