@@ -67,6 +67,7 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   addCrdCommand(app, io, exit_code);
   addSeedCommands(app, io, exit_code);
   addPkiCommand(app, io, exit_code);
+  addTunnelCommand(app, io, exit_code);
   addGatewayCommand(app, io, exit_code);
   app.parse_complete_callback(
       [&] { log::configure(*log::parseLevel(log_level), *log::parseFormat(log_format)); });

@@ -20,6 +20,7 @@ void addValidateCommand(CLI::App& app, Streams io, int& exit_code);
 void addCrdCommand(CLI::App& app, Streams io, int& exit_code);
 void addSeedCommands(CLI::App& app, Streams io, int& exit_code);
 void addPkiCommand(CLI::App& app, Streams io, int& exit_code);
+void addTunnelCommand(CLI::App& app, Streams io, int& exit_code);
 void addGatewayCommand(CLI::App& app, Streams io, int& exit_code);
 
 }  // namespace herd::cli

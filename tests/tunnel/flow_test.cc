@@ -1,0 +1,238 @@
+// Flow control, hostile input and resource bounds, with the tunnel in this process, a real
+// OpenSSH client on loopback and a scripted "kubelet" that each stream tells what to do:
+// "bulk N" (send N bytes, close), "flood" (send until the reader stalls), "echo".
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/files.h"
+#include "tunnel/config.h"
+#include "tunnel/socket_util.h"
+#include "tunnel/tunnel.h"
+#include "tunnel_harness.h"
+
+namespace herd::tunnel::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using herd::testing::TempDir;
+
+class ScriptedKubelet {
+ public:
+  ScriptedKubelet() {
+    listen_ = std::move(listenTcp("127.0.0.1:0")).value();
+    port_ = boundPort(listen_.get());
+    acceptor_ = std::thread([this] { acceptLoop(); });
+  }
+  ~ScriptedKubelet() {
+    stopping_ = true;
+    ::shutdown(listen_.get(), SHUT_RDWR);
+    acceptor_.join();
+    while (active_ > 0) std::this_thread::sleep_for(10ms);
+  }
+  int port() const { return port_; }
+
+ private:
+  void acceptLoop() {
+    while (!stopping_) {
+      int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) return;
+      ++active_;
+      std::thread([this, fd] {
+        serve(UniqueFd(fd));
+        --active_;
+      }).detach();
+    }
+  }
+  void serve(UniqueFd fd) {
+    std::string command;
+    char c;
+    while (command.size() < 64 && ::recv(fd.get(), &c, 1, 0) == 1 && c != '\n') command += c;
+    static const std::string kBlock(256 * 1024, 'k');
+    if (command.starts_with("bulk ")) {
+      size_t left = std::stoull(command.substr(5));
+      while (left > 0 && !stopping_) {
+        ssize_t n = ::send(fd.get(), kBlock.data(), std::min(left, kBlock.size()), MSG_NOSIGNAL);
+        if (n <= 0) return;
+        left -= static_cast<size_t>(n);
+      }
+    } else if (command == "flood") {
+      // Blocks once the tunnel stops reading, which is the point; ends at shutdown.
+      timeval tv{0, 200000};
+      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+      while (!stopping_) {
+        ssize_t n = ::send(fd.get(), kBlock.data(), kBlock.size(), MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return;
+      }
+    } else if (command == "echo") {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = ::recv(fd.get(), buffer, sizeof buffer, 0)) > 0) {
+        if (::send(fd.get(), buffer, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
+      }
+    }
+  }
+  UniqueFd listen_;
+  int port_ = 0;
+  std::thread acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> active_{0};
+};
+
+class FlowTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!findExecutable("ssh")) GTEST_SKIP() << "needs OpenSSH";
+    keys_ = std::make_unique<Keys>(dir_);
+    unix_path_ = dir_.file("egress.sock");
+    auto config = TunnelConfig::parse(tunnelConfig(*keys_, unix_path_), dir_.path());
+    ASSERT_TRUE(config.isOk()) << config.status().toString();
+    auto tunnel = startTunnel(std::move(config).value());
+    ASSERT_TRUE(tunnel.isOk()) << tunnel.status().toString();
+    tunnel_ = std::move(tunnel).value();
+    dir_.write("known_hosts",
+               fmt::format("[127.0.0.1]:{} {}\n", tunnel_->sshPort(), tunnel_->hostKeyLine()));
+    auto node =
+        Process::spawn(sshCommand({}, keys_->alpha, "alpha", "127.0.0.1", tunnel_->sshPort(),
+                                  dir_.file("known_hosts"), "node-1", kubelet_.port()),
+                       outputTo("", dir_.file("ssh.err")));
+    ASSERT_TRUE(node.isOk());
+    node_.emplace(std::move(node).value());
+    ASSERT_TRUE(eventually([&] { return tunnel_->liveNodes() == 1; }, 10s))
+        << files::read(dir_.file("ssh.err")).valueOr("");
+  }
+  void TearDown() override {
+    node_.reset();
+    if (tunnel_) tunnel_->stop();
+  }
+
+  UniqueFd stream(const std::string& command) {
+    UniqueFd fd = connectThrough(unix_path_, "node-1:10250");
+    if (fd.valid()) writeAll(fd.get(), command + "\n");
+    return fd;
+  }
+
+  uint64_t metric(const std::string& name) {
+    std::string text = tunnel_->metricsText();
+    size_t at = text.find("\nherd_tunnel_" + name + " ");
+    if (at == std::string::npos) return 0;
+    return std::stoull(text.substr(text.find(' ', at + 1) + 1));
+  }
+
+  TempDir dir_;
+  ScriptedKubelet kubelet_;
+  std::unique_ptr<Keys> keys_;
+  std::string unix_path_;
+  std::unique_ptr<Tunnel> tunnel_;
+  std::optional<Process> node_;
+};
+
+TEST_F(FlowTest, StalledStreamDoesNotBlockAnotherOnTheSameNode) {
+  UniqueFd stalled = stream("flood");
+  ASSERT_TRUE(stalled.valid());
+  std::this_thread::sleep_for(300ms);  // let the flood fill every buffer it can
+  constexpr size_t kBytes = 100 * 1024 * 1024;
+  auto start = std::chrono::steady_clock::now();
+  UniqueFd bulk = stream(fmt::format("bulk {}", kBytes));
+  ASSERT_TRUE(bulk.valid());
+  size_t received = 0;
+  char buffer[256 * 1024];
+  while (received < kBytes) {
+    pollfd p{bulk.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 10000), 1) << "bulk stream stalled at " << received;
+    ssize_t n = ::recv(bulk.get(), buffer, sizeof buffer, 0);
+    ASSERT_GT(n, 0) << "bulk stream ended at " << received;
+    received += static_cast<size_t>(n);
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << fmt::format("100 MB beside a stalled stream: {:.2f} s, {:.0f} MB/s\n", seconds,
+                           100 / seconds);
+  EXPECT_LT(seconds, 45);
+  // The stalled stream is still open and still holds what it was sent: nothing was dropped.
+  pollfd p{stalled.get(), POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 0), 1);
+}
+
+TEST_F(FlowTest, HostileInputLeavesTheGatewayUpAndBounded) {
+  long rss_before = residentKib();
+  // Garbage on the SSH port, and connections that never speak (held open, then dropped).
+  std::vector<UniqueFd> half_open;
+  for (int i = 0; i < 40; ++i) {
+    auto fd = connectTcp(fmt::format("127.0.0.1:{}", tunnel_->sshPort()), 2s);
+    ASSERT_TRUE(fd.isOk());
+    if (i % 2 == 0) writeAll(fd->get(), std::string(4096, static_cast<char>('\x7f' - i)));
+    half_open.push_back(std::move(fd).value());
+  }
+  EXPECT_TRUE(eventually([&] { return metric("ssh_connections_over_limit_total") > 0; }, 5s));
+  half_open.clear();
+  // A flood of channel opens from one authenticated connection (-L forwards into the gateway).
+  int local_port = herd::testing::freeLoopbackPort();
+  auto flooder =
+      Process::spawn({"ssh", "-N", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o",
+                      "UserKnownHostsFile=" + dir_.file("known_hosts"), "-i", keys_->alpha, "-p",
+                      std::to_string(tunnel_->sshPort()), "-L",
+                      fmt::format("127.0.0.1:{}:127.0.0.1:22", local_port), "-R",
+                      fmt::format("node-2:10250:127.0.0.1:{}", kubelet_.port()), "alpha@127.0.0.1"},
+                     outputTo("", dir_.file("flood.err")));
+  ASSERT_TRUE(flooder.isOk());
+  ASSERT_TRUE(eventually([&] { return tunnel_->liveNodes() == 2; }, 10s));
+  for (int i = 0; i < 100; ++i) {
+    auto fd = connectTcp(fmt::format("127.0.0.1:{}", local_port), 1s);
+    if (!fd) break;
+  }
+  EXPECT_TRUE(eventually([&] { return !flooder->running(); }, 10s)) << "flooder not cut off";
+  EXPECT_GE(metric("ssh_channel_opens_refused_total"), 64u);
+  EXPECT_GT(metric("ssh_handshake_failures_total"), 0u);
+  // The real node's tunnel works throughout.
+  UniqueFd echo = stream("echo");
+  ASSERT_TRUE(echo.valid());
+  writeAll(echo.get(), "ping");
+  EXPECT_EQ(readAll(echo.get(), 4, 5s), "ping");
+  EXPECT_LT(residentKib() - rss_before, 64 * 1024);
+}
+
+TEST_F(FlowTest, ManyStreamsLeaveNoDescriptorsOrMemoryBehind) {
+  // 100,000 streams, 8 at a time (about 30 s on two cores); each opens a channel, round-trips a
+  // byte and closes.
+  constexpr int kStreams = 100000;
+  constexpr int kWorkers = 8;
+  auto oneStream = [&] {
+    UniqueFd fd = stream("echo");
+    if (!fd.valid()) return false;
+    writeAll(fd.get(), "x");
+    return readAll(fd.get(), 1, 5s) == "x";
+  };
+  for (int i = 0; i < 500; ++i)
+    ASSERT_TRUE(oneStream());  // warm up allocators and caches
+  eventually([&] { return metric("streams_live") == 0; }, 5s);
+  int fds_before = openDescriptors();
+  long rss_before = residentKib();
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};
+  std::vector<std::thread> workers;
+  auto start = std::chrono::steady_clock::now();
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&] {
+      while (next++ < kStreams) {
+        if (!oneStream()) ++failures;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::cout << fmt::format("{} streams in {:.1f} s\n", kStreams, seconds);
+  EXPECT_EQ(failures, 0);
+  EXPECT_TRUE(eventually([&] { return metric("streams_live") == 0; }, 5s));
+  EXPECT_TRUE(eventually([&] { return openDescriptors() <= fds_before + 4; }, 5s))
+      << openDescriptors() << " descriptors, " << fds_before << " before";
+  EXPECT_LT(residentKib() - rss_before, 32 * 1024);
+}
+
+}  // namespace
+}  // namespace herd::tunnel::testing

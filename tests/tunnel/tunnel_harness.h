@@ -1,0 +1,74 @@
+// Test harness for the tunnel: SSH keys made by ssh-keygen, a tunnel config, a stock OpenSSH
+// client doing `ssh -N -R`, optionally inside a network namespace, and a CONNECT client for
+// the egress socket. Everything it starts it stops; every namespace it creates it deletes.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "common/process.h"
+#include "support/test_env.h"
+#include "tunnel/unique_fd.h"
+
+namespace herd::tunnel::testing {
+
+// Keys for tenants "alpha" and "beta", the gateway host key, and a stranger's key.
+struct Keys {
+  explicit Keys(const herd::testing::TempDir& dir);
+  std::string host;   // private key file
+  std::string alpha;  // alpha's node key (private; .pub beside it)
+  std::string beta;
+  std::string stranger;
+};
+
+// A tunnel config (YAML) for alpha (may bind only `alpha_nodes` when not empty) and beta,
+// with alpha's egress on `unix_path`.
+std::string tunnelConfig(const Keys& keys, const std::string& unix_path,
+                         const std::string& ssh_listen = "127.0.0.1:0",
+                         const std::string& extra = "");
+
+// `ssh -N -R <bind>:<port>:127.0.0.1:<target_port>` as documented in docs/tunnel.md.
+// `prefix` runs it elsewhere (e.g. {"ip", "netns", "exec", "ns"}).
+std::vector<std::string> sshCommand(const std::vector<std::string>& prefix, const std::string& key,
+                                    const std::string& user, const std::string& host, int port,
+                                    const std::string& known_hosts, const std::string& bind,
+                                    int target_port, int remote_port = 10250);
+
+// CONNECT host:port over the Unix socket. Returns the socket after a 200 (the status line and
+// headers consumed); otherwise an invalid fd and the response in `response`.
+UniqueFd connectThrough(const std::string& unix_path, const std::string& target,
+                        std::string* response = nullptr);
+
+// Waits until `predicate` holds, polling every 50 ms, for at most `timeout`.
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    ::usleep(50 * 1000);
+  }
+  return predicate();
+}
+
+// Reads until EOF or `limit` bytes, waiting at most `timeout`.
+std::string readAll(int fd, size_t limit, std::chrono::milliseconds timeout);
+
+long residentKib();
+
+// Output files for a child process ("" leaves that stream at /dev/null).
+inline ProcessOptions outputTo(std::string out, std::string err) {
+  ProcessOptions options;
+  options.stdout_path = std::move(out);
+  options.stderr_path = std::move(err);
+  return options;
+}
+
+inline std::vector<std::string> concat(std::vector<std::string> a,
+                                       const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+int openDescriptors();
+
+}  // namespace herd::tunnel::testing
