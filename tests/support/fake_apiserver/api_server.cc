@@ -180,6 +180,31 @@ ApiError badRequest(std::string message) {
   return {400, "BadRequest", std::move(message)};
 }
 
+// A query parameter kube-apiserver's ListOptions validation forbids (field.Forbidden).
+ApiError listOptionsForbidden(const std::string& field, const std::string& detail) {
+  return {422,
+          "Invalid",
+          "ListOptions.meta.k8s.io \"\" is invalid: " + field + ": Forbidden: " + detail,
+          {{"group", "meta.k8s.io"},
+           {"kind", "ListOptions"},
+           {"causes", Json::array({{{"reason", "FieldValueForbidden"},
+                                    {"message", "Forbidden: " + detail},
+                                    {"field", field}}})}}};
+}
+
+// What ListOptions validation says about sendInitialEvents (WatchList), as recorded.
+std::optional<ApiError> checkSendInitialEvents(const HttpRequest& req, bool watch) {
+  if (!req.param("sendInitialEvents")) return std::nullopt;
+  if (!watch)
+    return listOptionsForbidden("sendInitialEvents", "sendInitialEvents is forbidden for list");
+  if (req.param("resourceVersionMatch").value_or("") != "NotOlderThan") {
+    return listOptionsForbidden(
+        "resourceVersionMatch",
+        "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan");
+  }
+  return std::nullopt;
+}
+
 ApiError conflictModified(const ResourceType& type, const std::string& name) {
   Json details = {{"name", name}};
   if (!type.group.empty()) details["group"] = type.group;
@@ -620,6 +645,11 @@ class ApiServer::Impl {
   Outcome remove(const HttpRequest& req, const Target& t);
   Outcome removeCollection(const HttpRequest& req, const Target& t);
   HttpResponse watch(const HttpRequest& req, const Target& t, HttpResponse res);
+  // SelfSubjectReview and SelfSubjectAccessReview: answered from the caller's identity, never
+  // stored.
+  Outcome reviewSelf(const HttpRequest& req, const Identity& id, const Target& t) const;
+  // Impersonate-User / Impersonate-Group: who the request acts as, or a 403.
+  std::optional<ApiError> impersonate(const HttpRequest& req, Identity& id) const;
 
   // --- store, all with mu_ held ---
   const Json* findLocked(const ResourceType& type, const std::string& ns,
@@ -747,6 +777,36 @@ bool ApiServer::Impl::authorizeResource(const Identity& id, const Target& t) con
   return false;
 }
 
+std::optional<ApiError> ApiServer::Impl::impersonate(const HttpRequest& req, Identity& id) const {
+  std::string user = req.header("impersonate-user");
+  if (user.empty()) return std::nullopt;
+  bool master = std::find(id.user.groups.begin(), id.user.groups.end(), "system:masters") !=
+                id.user.groups.end();
+  if (!master) {
+    // Only system:masters may impersonate here; RBAC could grant more, the fake does not.
+    return ApiError{403,
+                    "Forbidden",
+                    "users \"" + user + "\" is forbidden: User \"" + id.user.name +
+                        "\" cannot impersonate resource \"users\" in API group \"\" at the "
+                        "cluster scope",
+                    {{"name", user}, {"kind", "users"}}};
+  }
+  UserInfo as;
+  as.name = user;
+  std::string groups = req.header("impersonate-group");
+  for (size_t pos = 0; !groups.empty() && pos <= groups.size();) {
+    size_t comma = groups.find(',', pos);
+    if (comma == std::string::npos) comma = groups.size();
+    std::string g = trim(groups.substr(pos, comma - pos));
+    if (!g.empty()) as.groups.push_back(g);
+    pos = comma + 1;
+  }
+  if (user != "system:anonymous") as.groups.push_back("system:authenticated");
+  id.user = as;
+  id.authenticated = user != "system:anonymous";
+  return std::nullopt;
+}
+
 // --- routing -------------------------------------------------------------------------------
 
 namespace {
@@ -760,6 +820,12 @@ HttpResponse jsonResponse(HttpResponse res, int code, const Json& body) {
 
 HttpResponse errorResponse(HttpResponse res, const ApiError& e) {
   return jsonResponse(std::move(res), e.code, statusJson(e));
+}
+
+// The authorization filter's 403 (responsewriters.Forbidden) also sets nosniff.
+HttpResponse forbiddenResponse(HttpResponse res, const ApiError& e) {
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  return errorResponse(std::move(res), e);
 }
 
 HttpResponse plainNotFound(HttpResponse res) {
@@ -816,6 +882,7 @@ HttpResponse ApiServer::Impl::handle(const HttpRequest& req) {
   }
   res.setHeader("X-Kubernetes-Pf-Flowschema-Uid", kFlowSchemaUid);
   res.setHeader("X-Kubernetes-Pf-Prioritylevel-Uid", kPriorityLevelUid);
+  if (auto e = impersonate(req, id)) return forbiddenResponse(std::move(res), *e);
 
   bool health = req.path == "/healthz" || req.path == "/readyz" || req.path == "/livez";
   if (!health) {
@@ -863,12 +930,12 @@ HttpResponse ApiServer::Impl::handleNonResource(const HttpRequest& req, const Id
                                                 HttpResponse res) {
   const std::string& path = req.path;
   if (!authorizePath(id, path)) {
-    return errorResponse(std::move(res),
-                         {403, "Forbidden",
-                          "forbidden: User \"" + id.user.name + "\" cannot " +
-                              (req.method == "GET" ? std::string("get") : std::string("post")) +
-                              " path \"" + path + "\"",
-                          Json::object()});
+    return forbiddenResponse(std::move(res),
+                             {403, "Forbidden",
+                              "forbidden: User \"" + id.user.name + "\" cannot " +
+                                  (req.method == "GET" ? std::string("get") : std::string("post")) +
+                                  " path \"" + path + "\"",
+                              Json::object()});
   }
   if (path == "/healthz" || path == "/readyz" || path == "/livez") {
     res.status = 200;
@@ -1033,7 +1100,7 @@ HttpResponse ApiServer::Impl::handleResource(const HttpRequest& req, const Ident
         {405, "MethodNotAllowed", "the server does not allow this method on the requested resource",
          Json::object()});
   }
-  if (!authorizeResource(id, t)) return errorResponse(std::move(res), forbiddenFor(id, t));
+  if (!authorizeResource(id, t)) return forbiddenResponse(std::move(res), forbiddenFor(id, t));
   if (!t.type->hasVerb(t.verb) && t.sub.empty()) {
     return errorResponse(
         std::move(res),
@@ -1047,7 +1114,10 @@ HttpResponse ApiServer::Impl::handleResource(const HttpRequest& req, const Ident
   if (t.verb == "watch") return watch(req, t, std::move(res));
 
   Outcome out;
-  if (t.verb == "get")
+  if (t.verb == "create" &&
+      (t.type->resource == "selfsubjectreviews" || t.type->resource == "selfsubjectaccessreviews"))
+    out = reviewSelf(req, id, t);
+  else if (t.verb == "get")
     out = get(req, t);
   else if (t.verb == "list")
     out = list(req, t);
@@ -1388,7 +1458,51 @@ ApiServer::Impl::Outcome ApiServer::Impl::get(const HttpRequest& req, const Targ
   return {200, forOutput(*t.type, *obj)};
 }
 
+ApiServer::Impl::Outcome ApiServer::Impl::reviewSelf(const HttpRequest& req, const Identity& id,
+                                                     const Target& t) const {
+  Json body = Json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    return {400, nullptr, badRequest("the body of the request was in an unknown format")};
+  }
+  if (t.type->resource == "selfsubjectreviews") {
+    Json user = {{"username", id.user.name}};
+    if (!id.user.uid.empty()) user["uid"] = id.user.uid;
+    user["groups"] = id.user.groups;
+    return {201, Json{{"kind", "SelfSubjectReview"},
+                      {"apiVersion", t.type->apiVersion()},
+                      {"metadata", {{"creationTimestamp", nowRfc3339()}}},
+                      {"status", {{"userInfo", user}}}}};
+  }
+  // kube-apiserver runs the create path on the review, so it carries the caller's managed
+  // fields but no creationTimestamp.
+  Json spec = body.value("spec", Json::object());
+  Json review = {{"kind", "SelfSubjectAccessReview"},
+                 {"apiVersion", t.type->apiVersion()},
+                 {"metadata", {{"creationTimestamp", nullptr}}},
+                 {"spec", spec}};
+  UpdateContext ctx{managerOf(req), t.type->apiVersion(), "", nowRfc3339(), FieldScope::kNoStatus};
+  recordUpdate(nullptr, review, ListKeys{}, ctx);
+  bool allowed = false;
+  if (spec.contains("resourceAttributes")) {
+    const Json& ra = spec["resourceAttributes"];
+    ResourceTypePtr type;
+    for (const auto& v : {"v1", "v1beta1", "v2"}) {
+      if (!type) type = registry_->find(ra.value("group", ""), v, ra.value("resource", ""));
+    }
+    if (type) {
+      Target asked{type, ra.value("namespace", ""), ra.value("name", ""),
+                   ra.value("subresource", ""), ra.value("verb", "")};
+      allowed = authorizeResource(id, asked);
+    }
+  } else if (spec.contains("nonResourceAttributes")) {
+    allowed = authorizePath(id, spec["nonResourceAttributes"].value("path", ""));
+  }
+  review["status"] = {{"allowed", allowed}};
+  return {201, review};
+}
+
 ApiServer::Impl::Outcome ApiServer::Impl::list(const HttpRequest& req, const Target& t) {
+  if (auto e = checkSendInitialEvents(req, false)) return {e->code, nullptr, e};
   std::vector<Requirement> labels, fields;
   std::string error;
   if (!parseLabelSelector(req.param("labelSelector").value_or(""), labels, error)) {
@@ -1535,6 +1649,10 @@ ApiServer::Impl::Outcome ApiServer::Impl::create(const HttpRequest& req, const T
   }
   std::string name = meta.value("name", "");
   if (t.type->has_status && t.type->resource != "namespaces") obj.erase("status");
+  // A workload's status is a Go struct value, so a new one shows "status": {}.
+  for (const char* workload : {"deployments", "statefulsets", "replicasets", "daemonsets"}) {
+    if (!t.type->custom && t.type->resource == workload) obj["status"] = Json::object();
+  }
 
   std::lock_guard lock(mu_);
   Target named = t;
@@ -1581,6 +1699,10 @@ ApiServer::Impl::Outcome ApiServer::Impl::create(const HttpRequest& req, const T
   out.code = 201;
   out.body = forOutput(*t.type, obj);
   if (t.type->resource == "customresourcedefinitions") onCrdWritten(obj);
+  // kube-controller-manager publishes kube-root-ca.crt within milliseconds of a namespace's
+  // creation; doing it here, not on the controller's next tick, keeps a busy machine from
+  // showing clients a namespace without it.
+  if (t.type->resource == "namespaces") publishRootCaLocked();
   return out;
 }
 
@@ -2193,7 +2315,9 @@ class WatchStream : public ResponseStream {
         pending_(std::move(initial)),
         epoch_(epoch),
         bookmark_interval_(bookmark_interval),
-        next_bookmark_(Clock::now() + bookmark_interval) {}
+        start_rv_(cursor) {
+    next_bookmark_ = nextBookmarkTime(Clock::now());
+  }
 
   std::optional<std::string> next() override {
     if (!pending_.empty()) {
@@ -2207,9 +2331,10 @@ class WatchStream : public ResponseStream {
       if (server_->stopping_ || server_->watch_epoch_ != epoch_) return std::nullopt;
       if (cursor_ < server_->history_floor_) {
         done_ = true;
+        // The number in parentheses is the oldest resourceVersion a watch can start from.
         ApiError e{410, "Expired",
                    "too old resource version: " + std::to_string(cursor_) + " (" +
-                       std::to_string(server_->history_floor_ + 1) + ")"};
+                       std::to_string(server_->history_floor_) + ")"};
         return eventLine("ERROR", statusJson(e));
       }
       auto& history = server_->history_;
@@ -2222,17 +2347,21 @@ class WatchStream : public ResponseStream {
       }
       auto now = Clock::now();
       if (now >= deadline_) return std::nullopt;
-      if (bookmarks_ && now >= next_bookmark_) {
-        next_bookmark_ = now + bookmark_interval_;
-        Json meta = {{"resourceVersion", std::to_string(server_->rv_)},
-                     {"creationTimestamp", nullptr}};
-        Json obj = {{"kind", filter_.type->kind},
-                    {"apiVersion", filter_.type->apiVersion()},
-                    {"metadata", meta}};
-        return eventLine("BOOKMARK", presentable(*filter_.type, obj));
+      if (next_bookmark_ && now >= *next_bookmark_) {
+        next_bookmark_ = nextBookmarkTime(now);
+        // Only a bookmark that moves the client forward is sent.
+        if (server_->rv_ > start_rv_) {
+          Json meta = {{"resourceVersion", std::to_string(server_->rv_)},
+                       {"creationTimestamp", nullptr}};
+          Json obj = {{"kind", filter_.type->kind},
+                      {"apiVersion", filter_.type->apiVersion()},
+                      {"metadata", meta}};
+          return eventLine("BOOKMARK", presentable(*filter_.type, obj));
+        }
+        continue;
       }
       auto wake = deadline_;
-      if (bookmarks_) wake = std::min(wake, next_bookmark_);
+      if (next_bookmark_) wake = std::min(wake, *next_bookmark_);
       server_->cv_.wait_until(lock, wake);
     }
   }
@@ -2242,6 +2371,16 @@ class WatchStream : public ResponseStream {
   }
 
  private:
+  // As kube-apiserver's watch cache schedules bookmarks: every bookmark interval, and once 2 s
+  // before the watch's deadline (so that a client about to be cut off learns the latest
+  // resourceVersion); none once that moment has passed.
+  std::optional<Clock::time_point> nextBookmarkTime(Clock::time_point now) const {
+    if (!bookmarks_) return std::nullopt;
+    auto at = std::min(now + bookmark_interval_, deadline_ - std::chrono::seconds(2));
+    if (at <= now) return std::nullopt;
+    return at;
+  }
+
   bool matches(const WatchEvent& e) const {
     if (e.storage_key != filter_.type->storageKey()) return false;
     if (!filter_.ns.empty() && e.ns != filter_.ns) return false;
@@ -2258,11 +2397,13 @@ class WatchStream : public ResponseStream {
   std::deque<std::string> pending_;
   uint64_t epoch_;
   std::chrono::milliseconds bookmark_interval_;
-  Clock::time_point next_bookmark_;
+  uint64_t start_rv_;
+  std::optional<Clock::time_point> next_bookmark_;
   bool done_ = false;
 };
 
 HttpResponse ApiServer::Impl::watch(const HttpRequest& req, const Target& t, HttpResponse res) {
+  if (auto e = checkSendInitialEvents(req, true)) return errorResponse(std::move(res), *e);
   WatchStream::Filter filter{t.type, t.ns, {}, {}};
   std::string error;
   if (!parseLabelSelector(req.param("labelSelector").value_or(""), filter.labels, error)) {
@@ -2284,7 +2425,10 @@ HttpResponse ApiServer::Impl::watch(const HttpRequest& req, const Target& t, Htt
   {
     std::lock_guard lock(mu_);
     epoch = watch_epoch_;
-    if (rv_param.empty() || rv_param == "0") {
+    // sendInitialEvents=true (WatchList) starts with the current state whatever the
+    // resourceVersion; =false never does.
+    std::string send_initial = req.param("sendInitialEvents").value_or("");
+    if (send_initial == "true" || (send_initial.empty() && (rv_param.empty() || rv_param == "0"))) {
       std::string prefix = t.ns.empty() ? "" : t.ns + "/";
       for (const auto& [key, obj] : objects_[t.type->storageKey()]) {
         if (!prefix.empty() && key.compare(0, prefix.size(), prefix) != 0) continue;
@@ -2293,6 +2437,18 @@ HttpResponse ApiServer::Impl::watch(const HttpRequest& req, const Target& t, Htt
           continue;
         initial.push_back(WatchStream::eventLine("ADDED", forOutput(*t.type, obj)));
       }
+      cursor = rv_;
+      if (send_initial == "true" && bookmarks) {
+        // What the recording's NOTE describes for an etcd with progress notifications: the
+        // end of the initial events is a BOOKMARK annotated k8s.io/initial-events-end.
+        Json meta = {{"resourceVersion", std::to_string(rv_)},
+                     {"creationTimestamp", nullptr},
+                     {"annotations", {{"k8s.io/initial-events-end", "true"}}}};
+        Json obj = {
+            {"kind", t.type->kind}, {"apiVersion", t.type->apiVersion()}, {"metadata", meta}};
+        initial.push_back(WatchStream::eventLine("BOOKMARK", presentable(*t.type, obj)));
+      }
+    } else if (send_initial == "false" && rv_param.empty()) {
       cursor = rv_;
     } else {
       char* end = nullptr;

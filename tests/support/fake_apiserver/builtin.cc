@@ -238,6 +238,16 @@ void applyBuiltinDefaults(const ResourceType& type, Json& object) {
     }
     if (!spec.contains("revisionHistoryLimit")) spec["revisionHistoryLimit"] = 10;
     if (!spec.contains("progressDeadlineSeconds")) spec["progressDeadlineSeconds"] = 600;
+    // DeploymentSpec's Go field order, whatever order the client sent.
+    Json ordered = Json::object();
+    for (const char* key : {"replicas", "selector", "template", "strategy", "minReadySeconds",
+                            "revisionHistoryLimit", "paused", "progressDeadlineSeconds"}) {
+      if (spec.contains(key)) ordered[key] = spec[key];
+    }
+    for (const auto& [k, v] : spec.items()) {
+      if (!ordered.contains(k)) ordered[k] = v;
+    }
+    spec = std::move(ordered);
   } else if (type.resource == "statefulsets") {
     if (!spec.contains("replicas")) spec["replicas"] = 1;
     defaultTemplate(spec);

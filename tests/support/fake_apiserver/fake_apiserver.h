@@ -23,6 +23,7 @@ namespace herd::fake {
 struct UserInfo {
   std::string name;
   std::vector<std::string> groups;
+  std::string uid;  // as a --token-auth-file line gives it; shown by SelfSubjectReview
 };
 
 // Lets `user` (or "*") do `verb` (or "*") on `resource` (or "*", plural name) in `ns` (or "*",

@@ -325,9 +325,10 @@ TEST_F(FakeApiServerTest, GarbageCollectionBackgroundForegroundOrphan) {
   Response fg = del(base + "owner-fg?propagationPolicy=Foreground");
   ASSERT_EQ(fg.status, 200);
   EXPECT_EQ(json(fg)["metadata"]["finalizers"], Json::parse(R"(["foregroundDeletion"])"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The garbage collector deletes the dependent first; its finalizer holds it, and the owner.
+  EXPECT_TRUE(waitUntil(
+      [&] { return json(get(base + "dep-fg"))["metadata"].contains("deletionTimestamp"); }));
   EXPECT_EQ(get(base + "owner-fg").status, 200) << "foreground deletion waits for the dependent";
-  EXPECT_TRUE(json(get(base + "dep-fg"))["metadata"].contains("deletionTimestamp"));
   ASSERT_EQ(
       patch(base + "dep-fg", "application/merge-patch+json", R"({"metadata":{"finalizers":null}})")
           .status,
@@ -360,30 +361,37 @@ TEST_F(FakeApiServerTest, WatchEventsBookmarksAndGone) {
   createNamespace("ref-watch");
   std::string rv =
       json(get("/api/v1/namespaces/ref-watch/configmaps"))["metadata"]["resourceVersion"];
-  Response watched;
-  std::thread watcher([&] {
-    watched = admin().get(
-        "/api/v1/namespaces/ref-watch/"
-        "configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=1&resourceVersion=" +
-        rv);
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Ends itself once a bookmark has passed the deletion; the writes may come before or after
+  // the watch is set up, since it starts from `rv`.
+  WatchRecorder watch(admin(),
+                      "/api/v1/namespaces/ref-watch/"
+                      "configmaps?watch=1&allowWatchBookmarks=true&timeoutSeconds=60&"
+                      "resourceVersion=" +
+                          rv,
+                      [](const WatchRecorder::Events& events) {
+                        return eventTypes(events).size() == 3 &&
+                               events.back().value("type", "") == "BOOKMARK";
+                      });
   ASSERT_EQ(createConfigMap("ref-watch", {{"name", "w"}}, {{"step", "1"}}).status, 201);
   ASSERT_EQ(patch("/api/v1/namespaces/ref-watch/configmaps/w", "application/merge-patch+json",
                   R"({"data":{"step":"2"}})")
                 .status,
             200);
-  ASSERT_EQ(del("/api/v1/namespaces/ref-watch/configmaps/w").status, 200);
-  watcher.join();
+  Response deleted = del("/api/v1/namespaces/ref-watch/configmaps/w");
+  ASSERT_EQ(deleted.status, 200);
+  const Response& watched = watch.join();
   EXPECT_EQ(watched.status, 200);
   EXPECT_TRUE(watched.chunked);
-  auto events = watchEvents(watched.body);
-  ASSERT_GE(events.size(), 4u) << watched.body;
-  EXPECT_EQ(events[0]["type"], "ADDED");
-  EXPECT_EQ(events[1]["type"], "MODIFIED");
-  EXPECT_EQ(events[2]["type"], "DELETED");
-  EXPECT_EQ(events[3]["type"], "BOOKMARK");
-  EXPECT_EQ(events[3]["object"]["metadata"]["creationTimestamp"], nullptr);
+  auto events = watch.events();
+  EXPECT_EQ(eventTypes(events), (std::vector<std::string>{"ADDED", "MODIFIED", "DELETED"}))
+      << watched.body;
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["type"], "BOOKMARK");
+  EXPECT_EQ(events.back()["object"]["metadata"]["creationTimestamp"], nullptr);
+  EXPECT_GE(
+      std::stoull(events.back()["object"]["metadata"]["resourceVersion"].get<std::string>()),
+      std::stoull(
+          events[events.size() - 2]["object"]["metadata"]["resourceVersion"].get<std::string>()));
 
   for (int i = 0; i < 10; ++i)
     ASSERT_EQ(createConfigMap("ref-watch", {{"name", "x" + std::to_string(i)}}).status, 201);
@@ -410,17 +418,17 @@ TEST_F(FakeApiServerTest, FaultInjection) {
   server_->failNextRequests(1, 500);
   EXPECT_EQ(json(get("/api/v1/namespaces"))["reason"], "InternalError");
 
-  Response dropped;
-  std::thread watcher([&] {
-    dropped = admin().get("/api/v1/namespaces?watch=1&timeoutSeconds=20&resourceVersion=" +
-                          std::to_string(server_->resourceVersion()));
-  });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // The watch would last 100 s; dropping it must end it long before. Dropping only once the
+  // server has answered makes sure the watch exists to be dropped.
+  WatchRecorder watch(admin(), "/api/v1/namespaces?watch=1&timeoutSeconds=100&resourceVersion=" +
+                                   std::to_string(server_->resourceVersion()));
+  ASSERT_TRUE(watch.waitEstablished());
   auto start = std::chrono::steady_clock::now();
   server_->dropWatches();
-  watcher.join();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  const Response& dropped = watch.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(50));
   EXPECT_EQ(dropped.status, 200);
+  EXPECT_TRUE(dropped.ended) << "the server ends a dropped watch with the last chunk";
 
   uint64_t rv = server_->resourceVersion();
   createNamespace("after");

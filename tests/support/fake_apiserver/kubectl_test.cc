@@ -26,7 +26,8 @@ class KubectlTest : public ::testing::Test {
                        {{}, dir_.file("server.out"), dir_.file("server.err"), ""});
     ASSERT_TRUE(server.isOk()) << server.status().toString();
     server_.emplace(std::move(*server));
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    // Generous: key generation and start-up can take seconds on a busy machine.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (!files::exists(kubeconfig_) && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

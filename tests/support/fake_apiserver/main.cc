@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
       std::cerr << "--token must be TOKEN=USER\n";
       return 2;
     }
-    options.tokens[t.substr(0, eq)] = {t.substr(eq + 1), {}};
+    options.tokens[t.substr(0, eq)] = {t.substr(eq + 1), {}, ""};
   }
 
   // Block the stop signals before any thread starts, then wait for one of them.
