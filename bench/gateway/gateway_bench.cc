@@ -1,0 +1,433 @@
+// bench/gateway: herd gateway beside HAProxy (mode tcp, req.ssl_sni) and nginx stream
+// (ssl_preread), in one run, in front of the same TLS backend (nginx http), each proxy pinned
+// to the same single core with one worker. wrk drives TLS with the SNI of the URL, from a
+// private /etc/hosts (a mount namespace, so root is needed) on the other core.
+//
+// Measures: keep-alive requests/s, MB/s of 64 KiB responses, new TLS connections/s
+// (Connection: close), p50/p99 latency, proxy CPU per 1,000 requests, RSS at N idle
+// connections; prints each figure and the ratios herd/HAProxy and herd/nginx.
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/files.h"
+#include "common/process.h"
+
+namespace {
+
+using namespace herd;
+using namespace std::chrono_literals;
+
+constexpr const char* kHost = "alpha.herd.localhost";
+
+int freePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+int connectTo(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+bool waitForPort(int port) {
+  for (int i = 0; i < 200; ++i) {
+    int fd = connectTo(port);
+    if (fd >= 0) {
+      ::close(fd);
+      return true;
+    }
+    std::this_thread::sleep_for(25ms);
+  }
+  return false;
+}
+
+void die(const std::string& message) {
+  fmt::print(stderr, "bench/gateway: {}\n", message);
+  std::exit(1);
+}
+
+CommandResult mustRun(const std::vector<std::string>& argv, std::chrono::seconds timeout = 120s) {
+  auto r = runCommand(argv, {}, timeout);
+  if (!r) die(argv[0] + ": " + r.status().toString());
+  if (r->exit_code != 0) die(argv[0] + " failed: " + r->err);
+  return *r;
+}
+
+// user+system CPU seconds of a process and its threads.
+double cpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  auto close = stat.rfind(')');
+  std::istringstream fields(stat.substr(close + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stod(f);
+    if (i == 15) stime = std::stod(f);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+long rssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+std::vector<pid_t> withChildren(pid_t pid) {
+  std::vector<pid_t> out{pid};
+  std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+  pid_t child;
+  while (in >> child) out.push_back(child);
+  return out;
+}
+
+struct WrkResult {
+  double requests_per_s = 0, mb_per_s = 0, p50_ms = 0, p99_ms = 0;
+  double requests = 0;
+};
+
+double parseLatencyMs(const std::string& text) {
+  double v = std::stod(text);
+  if (text.ends_with("us")) return v / 1000;
+  if (text.ends_with("ms")) return v;
+  if (text.ends_with("s")) return v * 1000;
+  return v;
+}
+
+double parseBytes(const std::string& text) {
+  double v = std::stod(text);
+  if (text.ends_with("GB")) return v * 1024;
+  if (text.ends_with("MB")) return v;
+  if (text.ends_with("KB")) return v / 1024;
+  return v / (1024 * 1024);
+}
+
+struct Proxy {
+  std::string name;
+  int port = 0;
+  std::optional<Process> process;
+};
+
+struct Options {
+  int duration = 5;
+  int connections = 32;
+  int idle = 5000;
+};
+
+class Bench {
+ public:
+  explicit Bench(Options o) : options_(o) {
+    auto dir = files::makeTempDir("herd-bench-gateway");
+    if (!dir) die(dir.status().toString());
+    dir_ = *dir;
+  }
+  ~Bench() {
+    for (auto& p : proxies_) {
+      if (p.process) p.process->stop(2s);
+    }
+    if (backend_) backend_->stop(2s);
+    (void)files::removeAll(dir_);
+  }
+
+  void setUp() {
+    mustRun({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-keyout", dir_ + "/tls.key", "-out", dir_ + "/tls.crt", "-days", "2",
+             "-subj", std::string("/CN=") + kHost, "-addext",
+             std::string("subjectAltName=DNS:") + kHost});
+    (void)files::makeDirs(dir_ + "/www");
+    (void)files::writeAtomic(dir_ + "/www/64k", std::string(64 * 1024, 'x'));
+    (void)files::writeAtomic(dir_ + "/hosts", std::string("127.0.0.1 localhost ") + kHost + "\n");
+    backend_port_ = freePort();
+    std::string conf = fmt::format(R"(user root;
+worker_processes 1;
+daemon off;
+pid {0}/backend.pid;
+error_log {0}/backend.err warn;
+events {{ worker_connections 20000; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  server {{
+    listen 127.0.0.1:{1} ssl;
+    ssl_certificate {0}/tls.crt;
+    ssl_certificate_key {0}/tls.key;
+    location = /small {{ return 200 "ok\n"; }}
+    location = /64k {{ root {0}/www; }}
+  }}
+}}
+)",
+                                   dir_, backend_port_);
+    (void)files::writeAtomic(dir_ + "/backend.conf", conf);
+    // The backend shares the load generator's core, so the proxies compete on equal terms.
+    backend_ = spawn({"taskset", "-c", "0", "nginx", "-p", dir_, "-e", dir_ + "/backend.err", "-c",
+                      dir_ + "/backend.conf"});
+    if (!waitForPort(backend_port_)) die("backend nginx did not start");
+
+    addHerd();
+    addHaproxy();
+    addNginx();
+  }
+
+  void run() {
+    struct Row {
+      std::string name;
+      WrkResult keepalive, large, fresh;
+      double cpu_per_1000 = 0;
+      long idle_rss = 0;
+    };
+    std::vector<Row> rows;
+    for (auto& p : proxies_) {
+      Row row;
+      row.name = p.name;
+      std::vector<pid_t> pids = withChildren(p.process->pid());
+      double cpu_before = 0;
+      for (pid_t pid : pids) cpu_before += cpuSeconds(pid);
+      row.keepalive = wrk(p.port, "/small", false);
+      double cpu_after = 0;
+      for (pid_t pid : pids) cpu_after += cpuSeconds(pid);
+      row.cpu_per_1000 = row.keepalive.requests > 0
+                             ? (cpu_after - cpu_before) * 1000 * 1000 / row.keepalive.requests
+                             : 0;
+      row.large = wrk(p.port, "/64k", false);
+      row.fresh = wrk(p.port, "/small", true);
+      row.idle_rss = idleRss(p);
+      rows.push_back(row);
+    }
+    fmt::print(
+        "\nbench/gateway: {} s per figure, {} connections, proxies pinned to core 1 with "
+        "one worker each\n\n",
+        options_.duration, options_.connections);
+    fmt::print("{:<36}", "figure");
+    for (auto& r : rows) fmt::print("{:>14}", r.name);
+    fmt::print("{:>14}{:>14}\n", "herd/haproxy", "herd/nginx");
+    auto line = [&](const std::string& figure, auto get, const char* format) {
+      fmt::print("{:<36}", figure);
+      for (auto& r : rows) fmt::print("{:>14}", fmt::format(fmt::runtime(format), get(r)));
+      double herd_value = get(rows[0]);
+      for (size_t i = 1; i < rows.size(); ++i) {
+        double other = get(rows[i]);
+        fmt::print("{:>14}", other > 0 ? fmt::format("{:.2f}", herd_value / other) : "-");
+      }
+      fmt::print("\n");
+    };
+    line(
+        "keep-alive requests/s", [](const Row& r) { return r.keepalive.requests_per_s; }, "{:.0f}");
+    line(
+        "64 KiB responses MB/s", [](const Row& r) { return r.large.mb_per_s; }, "{:.1f}");
+    line(
+        "new TLS connections/s", [](const Row& r) { return r.fresh.requests_per_s; }, "{:.0f}");
+    line(
+        "keep-alive p50 latency ms", [](const Row& r) { return r.keepalive.p50_ms; }, "{:.3f}");
+    line(
+        "keep-alive p99 latency ms", [](const Row& r) { return r.keepalive.p99_ms; }, "{:.3f}");
+    line(
+        "proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; }, "{:.2f}");
+    line(
+        fmt::format("RSS KiB at {} idle connections", options_.idle),
+        [](const Row& r) { return static_cast<double>(r.idle_rss); }, "{:.0f}");
+    fmt::print(
+        "\nThroughput ratios above 1.0 favour herd; latency, CPU and memory ratios below 1.0 "
+        "do.\n");
+  }
+
+ private:
+  Process spawn(const std::vector<std::string>& argv) {
+    ProcessOptions o;
+    o.stdout_path = dir_ + "/proxies.log";
+    o.stderr_path = dir_ + "/proxies.log";
+    auto p = Process::spawn(argv, o);
+    if (!p) die(argv[0] + ": " + p.status().toString());
+    return std::move(*p);
+  }
+
+  void addProxy(const std::string& name, int port, const std::vector<std::string>& argv) {
+    std::vector<std::string> pinned{"taskset", "-c", "1"};
+    pinned.insert(pinned.end(), argv.begin(), argv.end());
+    Proxy p{name, port, spawn(pinned)};
+    if (!waitForPort(port)) {
+      die(name + " did not start: " + files::read(dir_ + "/proxies.log").valueOr(""));
+    }
+    proxies_.push_back(std::move(p));
+  }
+
+  void addHerd() {
+    int port = freePort();
+    std::string conf = fmt::format(
+        "listeners: {{tls: \"127.0.0.1:{}\", admin: \"127.0.0.1:{}\"}}\nworkers: 1\n"
+        "timeouts: {{handshake: 60s}}\ntenants:\n  - name: alpha\n    apiServers: "
+        "[\"127.0.0.1:{}\"]\n",
+        port, freePort(), backend_port_);
+    (void)files::writeAtomic(dir_ + "/herd.yaml", conf);
+    addProxy("herd", port,
+             {HERD_BINARY, "--log-level", "warn", "gateway", "--config", dir_ + "/herd.yaml"});
+  }
+
+  void addHaproxy() {
+    int port = freePort();
+    std::string conf = fmt::format(R"(global
+  nbthread 1
+  maxconn 9000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend tls
+  bind 127.0.0.1:{}
+  tcp-request inspect-delay 60s
+  tcp-request content accept if {{ req.ssl_hello_type 1 }}
+  use_backend alpha if {{ req.ssl_sni -i {} }}
+backend alpha
+  server s1 127.0.0.1:{}
+)",
+                                   port, kHost, backend_port_);
+    (void)files::writeAtomic(dir_ + "/haproxy.cfg", conf);
+    addProxy("haproxy", port, {"haproxy", "-db", "-f", dir_ + "/haproxy.cfg"});
+  }
+
+  void addNginx() {
+    int port = freePort();
+    std::string conf = fmt::format(R"(load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+daemon off;
+pid {0}/stream.pid;
+error_log {0}/stream.err warn;
+events {{ worker_connections 18000; }}
+stream {{
+  upstream alpha {{ server 127.0.0.1:{2}; }}
+  map $ssl_preread_server_name $route {{ {3} alpha; }}
+  server {{
+    listen 127.0.0.1:{1};
+    ssl_preread on;
+    preread_timeout 60s;
+    proxy_pass $route;
+  }}
+}}
+)",
+                                   dir_, port, backend_port_, kHost);
+    (void)files::writeAtomic(dir_ + "/stream.conf", conf);
+    addProxy("nginx", port,
+             {"nginx", "-p", dir_, "-e", dir_ + "/stream.err", "-c", dir_ + "/stream.conf"});
+  }
+
+  WrkResult wrk(int port, const std::string& path, bool close) {
+    std::string cmd = fmt::format(
+        "mount --bind {}/hosts /etc/hosts && exec taskset -c 0 wrk -t1 -c{} -d{}s --latency {} "
+        "https://{}:{}{}",
+        dir_, options_.connections, options_.duration, close ? "-H 'Connection: close'" : "", kHost,
+        port, path);
+    auto r = mustRun({"unshare", "--mount", "sh", "-c", cmd},
+                     std::chrono::seconds(options_.duration + 60));
+    WrkResult out;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream words(line);
+      std::string a, b;
+      words >> a >> b;
+      if (a == "Requests/sec:") out.requests_per_s = std::stod(b);
+      if (a == "Transfer/sec:") out.mb_per_s = parseBytes(b);
+      if (a == "50%") out.p50_ms = parseLatencyMs(b);
+      if (a == "99%") out.p99_ms = parseLatencyMs(b);
+      if (line.find("requests in") != std::string::npos) out.requests = std::stod(a);
+    }
+    if (r.out.find("Non-2xx") != std::string::npos || out.requests == 0) {
+      die("wrk saw errors through port " + std::to_string(port) + ":\n" + r.out);
+    }
+    return out;
+  }
+
+  long idleRss(const Proxy& p) {
+    std::vector<int> fds;
+    for (int i = 0; i < options_.idle; ++i) {
+      int fd = connectTo(p.port);
+      if (fd < 0) break;
+      fds.push_back(fd);
+    }
+    std::this_thread::sleep_for(500ms);
+    long rss = 0;
+    for (pid_t pid : withChildren(p.process->pid())) rss += rssKib(pid);
+    for (int fd : fds) ::close(fd);
+    std::this_thread::sleep_for(300ms);
+    return rss;
+  }
+
+  Options options_;
+  std::string dir_;
+  int backend_port_ = 0;
+  std::optional<Process> backend_;
+  std::vector<Proxy> proxies_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] {
+      if (i + 1 >= argc) die("missing value after " + a);
+      return std::stoi(argv[++i]);
+    };
+    if (a == "--duration") {
+      options.duration = next();
+    } else if (a == "--connections") {
+      options.connections = next();
+    } else if (a == "--idle") {
+      options.idle = next();
+    } else {
+      fmt::print(
+          "usage: herd_bench_gateway [--duration SECONDS=5] [--connections N=32] [--idle N=5000]\n"
+          "Runs herd gateway, HAProxy and nginx stream side by side (needs root for a private\n"
+          "/etc/hosts, and haproxy, nginx with the stream module, wrk, openssl, taskset).\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  if (::geteuid() != 0) {
+    fmt::print(
+        "bench/gateway: skipped: needs root (wrk reads SNI names from a private /etc/hosts)\n");
+    return 0;
+  }
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+  signal(SIGPIPE, SIG_IGN);
+  Bench bench(options);
+  bench.setUp();
+  bench.run();
+  return 0;
+}
