@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+#include <optional>
 #include <regex>
 #include <set>
 
@@ -49,6 +51,26 @@ std::string formatNumber(const json& n) {
 // The text of the field path the apiserver puts in "<path> in body ..." messages.
 std::string bodyPath(const FieldPath& p) {
   return p.str().empty() ? "body" : p.str() + " in body";
+}
+
+// std::regex recurses once per input character; longer strings would risk the stack.
+constexpr size_t kMaxPatternInput = 32 * 1024;
+
+// Compiled patterns, kept per thread: a CRD's handful of patterns is checked against every
+// object. nullptr for a pattern that does not compile.
+const std::regex* compiled(const std::string& pattern) {
+  thread_local std::map<std::string, std::optional<std::regex>> cache;
+  auto it = cache.find(pattern);
+  if (it == cache.end()) {
+    std::optional<std::regex> re;
+    try {
+      // OpenAPI patterns are ECMA 262 and unanchored, as std::regex_search reads them.
+      re.emplace(pattern, std::regex::ECMAScript);
+    } catch (const std::regex_error&) {
+    }
+    it = cache.emplace(pattern, std::move(re)).first;
+  }
+  return it->second ? &*it->second : nullptr;
 }
 
 class Validator {
@@ -142,20 +164,21 @@ class Validator {
           p, v, fmt::format("{} should be at least {} chars long", bodyPath(p), m->get<size_t>()));
     }
     if (auto m = s.find("pattern"); m != s.end() && m->is_string()) {
-      try {
-        // OpenAPI patterns are ECMA 262 and unanchored, as std::regex_search reads them.
-        std::regex re(m->get<std::string>(), std::regex::ECMAScript);
-        if (!std::regex_search(str, re)) {
-          errs_.invalid(p, v,
-                        fmt::format("{} should match '{}'", bodyPath(p), m->get<std::string>()));
-        }
-      } catch (const std::regex_error&) {
-        errs_.invalid(p, v,
-                      fmt::format("the schema's pattern '{}' is not a valid regular expression",
-                                  m->get<std::string>()));
+      const std::string& pattern = m->get_ref<const std::string&>();
+      const std::regex* re = compiled(pattern);
+      if (re == nullptr) {
+        errs_.invalid(
+            p, v,
+            fmt::format("the schema's pattern '{}' is not a valid regular expression", pattern));
+      } else if (str.size() > kMaxPatternInput) {
+        errs_.invalid(
+            p, v.get<std::string>().substr(0, 64) + "...",
+            fmt::format("{} is too long to be checked against '{}'", bodyPath(p), pattern));
+      } else if (!std::regex_search(str, *re)) {
+        errs_.invalid(p, v, fmt::format("{} should match '{}'", bodyPath(p), pattern));
       }
     }
-    if (s.value("format", "") == "date-time" && !str.empty()) {
+    if (s.value("format", "") == "date-time" && !str.empty() && str.size() <= 64) {
       static const std::regex kDateTime(
           R"(^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$)");
       if (!std::regex_match(str, kDateTime)) {

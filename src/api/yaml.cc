@@ -5,7 +5,6 @@
 
 #include <charconv>
 #include <cmath>
-#include <regex>
 #include <set>
 
 namespace herd::api {
@@ -51,8 +50,8 @@ std::optional<nlohmann::json> parseInteger(std::string_view s) {
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value, base);
   if (end != digits.data() + digits.size()) return std::nullopt;
   if (ec == std::errc::result_out_of_range) {
-    // Too large for an integer: YAML still calls it a number.
-    return nlohmann::json(std::stod(std::string(s)));
+    // Too large for an integer: YAML still calls it a number (possibly infinite).
+    return nlohmann::json(std::strtod(std::string(s).c_str(), nullptr));
   }
   if (ec != std::errc()) return std::nullopt;
   if (negative) {
@@ -62,6 +61,67 @@ std::optional<nlohmann::json> parseInteger(std::string_view s) {
   }
   if (value <= static_cast<uint64_t>(INT64_MAX)) return nlohmann::json(static_cast<int64_t>(value));
   return nlohmann::json(value);
+}
+
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// The scanners below replace regular expressions on purpose: std::regex recurses once per
+// character and a long scalar would overflow the stack.
+size_t skipSign(std::string_view s) {
+  return !s.empty() && (s[0] == '+' || s[0] == '-') ? 1 : 0;
+}
+
+template <typename Pred>
+bool allOf(std::string_view s, Pred pred) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!pred(c) && c != '_') return false;
+  }
+  return true;
+}
+
+// [-+]? (0b[01_]+ | 0o?[0-7_]+ | 0x[0-9a-fA-F_]+ | [0-9][0-9_]*)
+bool isIntegerSyntax(std::string_view s) {
+  std::string_view b = s.substr(skipSign(s));
+  if (b.size() > 2 && b[0] == '0' && b[1] == 'b')
+    return allOf(b.substr(2), [](char c) { return c == '0' || c == '1'; });
+  if (b.size() > 2 && b[0] == '0' && b[1] == 'x') {
+    return allOf(b.substr(2), [](char c) {
+      return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    });
+  }
+  if (b.size() > 2 && b[0] == '0' && b[1] == 'o')
+    return allOf(b.substr(2), [](char c) { return c >= '0' && c <= '7'; });
+  return !b.empty() && isDigit(b[0]) && allOf(b, isDigit);
+}
+
+// [-+]? (\.[0-9]+ | [0-9][0-9_]*(\.[0-9_]*)?) ([eE][-+]?[0-9]+)?
+bool isFloatSyntax(std::string_view s) {
+  size_t i = skipSign(s);
+  auto run = [&](bool underscores) {
+    size_t start = i;
+    while (i < s.size() && (isDigit(s[i]) || (underscores && s[i] == '_'))) ++i;
+    return i - start;
+  };
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    if (run(false) == 0) return false;
+  } else {
+    if (i >= s.size() || !isDigit(s[i])) return false;
+    run(true);
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      run(true);
+    }
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    if (run(false) == 0) return false;
+  }
+  return i == s.size();
 }
 
 class Converter {
@@ -186,18 +246,17 @@ nlohmann::json resolvePlainScalar(std::string_view s) {
   if (isOneOf(s, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})) return INFINITY;
   if (isOneOf(s, {"-.inf", "-.Inf", "-.INF"})) return -INFINITY;
   if (isOneOf(s, {".nan", ".NaN", ".NAN"})) return NAN;
-  static const std::regex kInt(R"([-+]?(0b[01_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*))");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9_]*)?)([eE][-+]?[0-9]+)?)");
   std::string str(s);
-  if (std::regex_match(str, kInt)) {
+  if (isIntegerSyntax(s)) {
     if (auto v = parseInteger(s)) return *v;
   }
-  if (std::regex_match(str, kFloat)) {
+  if (isFloatSyntax(s)) {
     std::string clean;
     for (char c : str) {
       if (c != '_') clean += c;
     }
-    return std::stod(clean);
+    // strtod, not stod: out-of-range values become infinities instead of exceptions.
+    return std::strtod(clean.c_str(), nullptr);
   }
   return str;
 }

@@ -80,3 +80,28 @@ TEST(YamlEmitTest, StringsThatWouldChangeTypeAreQuoted) {
 
 }  // namespace
 }  // namespace herd::api
+
+namespace herd::api {
+namespace {
+
+TEST(YamlScalarTest, HostileNumbersNeitherThrowNorOverflow) {
+  EXPECT_TRUE(resolvePlainScalar("1e999").is_number_float());  // an infinity, as YAML reads it
+  EXPECT_TRUE(resolvePlainScalar(std::string(400, '9')).is_number_float());
+  std::string long_digits(200000, '7');
+  EXPECT_TRUE(resolvePlainScalar(long_digits).is_number());  // no recursion per character
+  EXPECT_TRUE(resolvePlainScalar(long_digits + "x").is_string());
+  std::string yaml = toYaml(nlohmann::json{{"name", "1e999"}});
+  EXPECT_EQ(yaml, "name: \"1e999\"\n");
+  EXPECT_EQ(resolvePlainScalar("1_000"), nlohmann::json(1000));
+  EXPECT_EQ(resolvePlainScalar("0b101"), nlohmann::json(5));
+  EXPECT_EQ(resolvePlainScalar("0o17"), nlohmann::json(15));
+  EXPECT_EQ(resolvePlainScalar(".5"), nlohmann::json(0.5));
+  EXPECT_EQ(resolvePlainScalar("1."), nlohmann::json(1.0));
+  EXPECT_TRUE(resolvePlainScalar("1.2.3").is_string());
+  EXPECT_TRUE(resolvePlainScalar("e5").is_string());
+  EXPECT_TRUE(resolvePlainScalar("1e").is_string());
+  EXPECT_TRUE(resolvePlainScalar("0x").is_string());
+}
+
+}  // namespace
+}  // namespace herd::api
