@@ -50,6 +50,8 @@ std::vector<char*> cStrings(std::vector<std::string>& strings) {
 [[noreturn]] void execChild(char** argv, char** envp, int in_fd, int out_fd, int err_fd,
                             const char* cwd) {
   ::setpgid(0, 0);
+  // Undo what the parent may have set for itself: a child starts with default dispositions.
+  ::signal(SIGPIPE, SIG_DFL);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -112,6 +114,7 @@ Result<Process> Process::spawn(const std::vector<std::string>& argv,
   pid_t pid = ::fork();
   if (pid == 0) execChild(c_args.data(), c_env.data(), in_fd, out_fd, err_fd, options.cwd.c_str());
   int err = errno;
+  if (pid > 0) ::setpgid(pid, pid);  // also from this side, so that stop() can never miss the group
   for (int fd : {in_fd, out_fd, err_fd}) ::close(fd);
   if (pid < 0) return Status::ioError("fork for " + argv[0], err);
   return Process(pid);
@@ -148,7 +151,10 @@ bool Process::running() {
 
 Status Process::signal(int sig) {
   if (pid_ <= 0 || exit_code_) return Status::failedPrecondition("process has exited");
-  if (::kill(pid_, sig) != 0) return Status::ioError(fmt::format("kill {}", pid_), errno);
+  // The whole process group: a child's own children (sh -c, wrappers) go with it.
+  if (::kill(-pid_, sig) != 0 && ::kill(pid_, sig) != 0) {
+    return Status::ioError(fmt::format("kill {}", pid_), errno);
+  }
   return Status::ok();
 }
 
@@ -193,10 +199,15 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::stri
   std::vector<char*> c_args = cStrings(args);
   std::vector<char*> c_env = cStrings(env);
 
-  int in_pipe[2], out_pipe[2], err_pipe[2];
-  if (::pipe2(in_pipe, O_CLOEXEC) != 0) return Status::ioError("pipe", errno);
-  if (::pipe2(out_pipe, O_CLOEXEC) != 0) return Status::ioError("pipe", errno);
-  if (::pipe2(err_pipe, O_CLOEXEC) != 0) return Status::ioError("pipe", errno);
+  int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
+      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+    int err = errno;
+    for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1]}) {
+      if (fd >= 0) ::close(fd);
+    }
+    return Status::ioError("pipe", err);
+  }
   pid_t pid = ::fork();
   if (pid == 0)
     execChild(c_args.data(), c_env.data(), in_pipe[0], out_pipe[1], err_pipe[1],
@@ -238,7 +249,13 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::stri
     if (err_fd >= 0) fds[n++] = {err_fd, POLLIN, 0};
     int r = ::poll(fds, static_cast<nfds_t>(n),
                    static_cast<int>(std::min<int64_t>(left.count(), 1000)));
-    if (r < 0 && errno != EINTR) return Status::ioError("poll", errno);
+    if (r < 0 && errno != EINTR) {
+      int err = errno;
+      for (int fd : {in_fd, out_fd, err_fd}) {
+        if (fd >= 0) ::close(fd);
+      }
+      return Status::ioError("poll", err);
+    }
     for (int i = 0; i < n; ++i) {
       if (fds[i].revents == 0) continue;
       if (fds[i].fd == in_fd) {

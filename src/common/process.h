@@ -1,8 +1,10 @@
 // Child processes: spawn, signal, wait, and run-to-completion with captured output.
 //
-// A Process owns its child: destroying it stops the child (SIGTERM, then SIGKILL after a
-// grace period) and reaps it, so a failing test or a crashed supervisor never leaks etcd or
-// sshd. Movable, not copyable; one thread at a time.
+// A Process owns its child: destroying it stops the child and its process group (SIGTERM,
+// then SIGKILL after a grace period) and reaps it, so a failing test or an error path never
+// leaks etcd or sshd. (A parent killed with SIGKILL cannot clean up; supervisors that must
+// survive that keep their children in a cgroup or a pod.) Movable, not copyable; one thread
+// at a time.
 #pragma once
 
 #include <sys/types.h>
