@@ -27,8 +27,11 @@ ApiError parseApiError(const HttpResponse& response) {
       }
     }
   } else {
-    e.message = response.body;
+    // Not a Status (a proxy's page, "404 page not found"): keep enough to recognise it.
+    constexpr size_t kMaxMessage = 1024;
+    e.message = response.body.substr(0, kMaxMessage);
     while (!e.message.empty() && e.message.back() == '\n') e.message.pop_back();
+    if (response.body.size() > kMaxMessage) e.message += "...";
   }
   if (e.message.empty()) e.message = fmt::format("the server answered HTTP {}", e.code);
   std::string header = response.header("Retry-After");

@@ -160,7 +160,10 @@ Result<json> Client::send(HttpRequest request, bool idempotent) {
       if (!retry) return last;
       wait = e.retry_after ? std::chrono::duration_cast<std::chrono::milliseconds>(*e.retry_after)
                            : backoff(retry_, attempt);
-      wait = std::min(wait, retry_.max_delay);
+      // The server's Retry-After is honoured (bounded, against a bogus value); our own backoff
+      // never exceeds max_delay.
+      wait = e.retry_after ? std::min(wait, std::chrono::milliseconds(std::chrono::seconds(60)))
+                           : std::min(wait, retry_.max_delay);
     }
     if (attempt + 1 < retry_.max_attempts) {
       log::root().debug("retrying request", {{"method", request.method},

@@ -81,7 +81,13 @@ Result<Kubeconfig> parseKubeconfig(std::string_view text, const std::string& bas
         HERD_ASSIGN_OR_RETURN(
             cl.certificate_authority_data,
             dataField(c, "certificate-authority-data", "cluster \"" + name + "\""));
-        cl.insecure_skip_tls_verify = c.value("insecure-skip-tls-verify", false);
+        auto insecure = c.find("insecure-skip-tls-verify");
+        if (insecure != c.end() && !insecure->is_null() && !insecure->is_boolean()) {
+          return Status::invalid(fmt::format(
+              "kubeconfig: cluster \"{}\": insecure-skip-tls-verify must be true or false", name));
+        }
+        cl.insecure_skip_tls_verify =
+            insecure != c.end() && insecure->is_boolean() && insecure->get<bool>();
         cl.tls_server_name = stringField(c, "tls-server-name");
         cfg.clusters.emplace(name, std::move(cl));
         return Status::ok();
@@ -140,6 +146,13 @@ Result<RestConfig> resolveContext(const Kubeconfig& config, const std::string& c
   while (!rc.server.empty() && rc.server.back() == '/') rc.server.pop_back();
   rc.insecure_skip_tls_verify = c.insecure_skip_tls_verify;
   rc.tls_server_name = c.tls_server_name;
+  if (c.insecure_skip_tls_verify &&
+      (!c.certificate_authority_data.empty() || !c.certificate_authority.empty())) {
+    return Status::invalid(
+        fmt::format("kubeconfig: cluster \"{}\": specifying a root certificates file with the "
+                    "insecure flag is not allowed",
+                    cl->first));
+  }
   if (!c.certificate_authority_data.empty()) {
     rc.ca_pem = c.certificate_authority_data;
   } else if (!c.certificate_authority.empty()) {
@@ -177,8 +190,9 @@ Result<RestConfig> resolveContext(const Kubeconfig& config, const std::string& c
                       "without a certificate",
                       us->first));
     }
+    // As clientcmd: a token given inline wins over a token file.
     rc.bearer_token = u.token;
-    rc.token_file = u.token_file;
+    if (u.token.empty()) rc.token_file = u.token_file;
   }
   if (!ctx->second.namespace_.empty()) rc.namespace_ = ctx->second.namespace_;
   return rc;

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "common/log.h"
+#include "kube/api_error.h"
 
 namespace herd::kube {
 namespace {
@@ -16,9 +17,14 @@ std::string resourceVersionOf(const json& object) {
 }  // namespace
 
 std::string objectKey(const json& object) {
-  const json& m = object.contains("metadata") ? object["metadata"] : json::object();
-  std::string ns = m.value("namespace", "");
-  std::string name = m.value("name", "");
+  auto m = object.find("metadata");
+  if (m == object.end() || !m->is_object()) return {};
+  auto field = [&](const char* key) {
+    auto it = m->find(key);
+    return it != m->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  std::string ns = field("namespace");
+  std::string name = field("name");
   return ns.empty() ? name : ns + "/" + name;
 }
 
@@ -151,18 +157,40 @@ Result<std::string> Informer::relist() {
         objectKey(item);  // before the move: json's operator= takes its argument by value
     fresh[key] = std::move(item);
   }
-  std::vector<json> deleted;
+  // Swap the whole cache at once, so that readers never see half the old list and half the
+  // new; handlers run afterwards, outside the lock.
+  std::vector<json> added, deleted;
+  std::vector<std::pair<json, json>> updated;
   {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.lists++;
     for (const auto& [key, old] : items_) {
-      if (!fresh.count(key)) deleted.push_back(old);
+      auto it = fresh.find(key);
+      if (it == fresh.end()) {
+        deleted.push_back(old);
+      } else if (resourceVersionOf(old) != resourceVersionOf(it->second)) {
+        updated.emplace_back(old, it->second);
+      }
+    }
+    for (const auto& [key, obj] : fresh) {
+      if (!items_.count(key)) added.push_back(obj);
+    }
+    items_ = std::move(fresh);
+    indexes_.clear();
+    for (const auto& [key, obj] : items_) indexLocked(key, obj, true);
+    rv_ = rv;
+  }
+  for (const auto& h : handlers_) {
+    for (const auto& d : deleted) {
+      if (h.on_delete) h.on_delete(d);
+    }
+    for (const auto& [old, now] : updated) {
+      if (h.on_update) h.on_update(old, now);
+    }
+    for (const auto& a : added) {
+      if (h.on_add) h.on_add(a);
     }
   }
-  for (const auto& d : deleted) erase(d);
-  for (const auto& [key, obj] : fresh) upsert(obj);
-  std::lock_guard<std::mutex> lock(mu_);
-  rv_ = rv;
   return rv;
 }
 
@@ -205,10 +233,11 @@ Status Informer::watchFrom(std::string& rv) {
     WatchEvent& e = **ev;
     if (e.type == WatchEvent::Type::kError) {
       clear();
-      int code = e.object.value("code", 0);
-      std::string message = e.object.value("message", "watch error");
-      if (code == 410) return Status::gone(message);
-      return Status::unavailable(message);
+      // The object is a Status: map it like any other API error (410 Expired becomes Gone).
+      HttpResponse as_response;
+      as_response.status = e.object.value("code", 500);
+      as_response.body = e.object.dump();
+      return toStatus(parseApiError(as_response));
     }
     std::string new_rv = resourceVersionOf(e.object);
     if (e.type == WatchEvent::Type::kBookmark) {

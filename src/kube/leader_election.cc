@@ -20,8 +20,23 @@ std::string microTimeNow() {
                      tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
 }
 
+namespace {
+
+std::unique_ptr<Client> leaseClient(const Client& base, const LeaderElectionConfig& config) {
+  RestConfig rc = base.config();
+  rc.timeout =
+      std::max(std::chrono::milliseconds(100), std::min(rc.timeout, config.renew_deadline / 2));
+  auto c = Client::create(
+      rc, RetryPolicy{1, std::chrono::milliseconds(1), std::chrono::milliseconds(1)});
+  return c ? std::move(*c) : nullptr;
+}
+
+}  // namespace
+
 LeaderElector::LeaderElector(Client& client, LeaderElectionConfig config)
-    : client_(client), config_(std::move(config)) {}
+    : own_client_(leaseClient(client, config)),
+      client_(own_client_ ? *own_client_ : client),
+      config_(std::move(config)) {}
 
 std::string LeaderElector::observedLeader() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -141,8 +156,10 @@ void LeaderElector::run() {
     auto last_renew = std::chrono::steady_clock::now();
     while (!stopping_) {
       if (!sleepUnlessStopped(config_.retry_period)) break;
+      // The renewal counts from when it was sent: that is when the new renewTime starts.
+      auto sent = std::chrono::steady_clock::now();
       if (tryAcquireOrRenew()) {
-        last_renew = std::chrono::steady_clock::now();
+        last_renew = sent;
       } else if (std::chrono::steady_clock::now() - last_renew >= config_.renew_deadline) {
         logger.warn("lost the leader lease: could not renew within the deadline");
         break;

@@ -28,6 +28,8 @@ struct LeaderElectionConfig {
   std::chrono::milliseconds renew_deadline{std::chrono::seconds(10)};
   std::chrono::milliseconds retry_period{std::chrono::seconds(2)};
   bool release_on_cancel = true;
+  // Called on the election thread: start the leader's work on threads of its own and return,
+  // or renewals stop while it runs.
   std::function<void()> on_started_leading;
   std::function<void()> on_stopped_leading;
   std::function<void(const std::string& identity)> on_new_leader;
@@ -53,6 +55,10 @@ class LeaderElector {
   void recordOwnWrite(json lease, const std::string& renew_time,
                       std::chrono::steady_clock::time_point now);
 
+  // Lease requests go through a client of their own: one attempt each, with a timeout short
+  // enough that a cut-off leader notices within renew_deadline (the caller's client may retry
+  // for longer than the lease lasts). Falls back to the caller's client if it cannot be made.
+  std::unique_ptr<Client> own_client_;
   Client& client_;
   LeaderElectionConfig config_;
   std::atomic<bool> leading_{false};

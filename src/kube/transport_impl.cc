@@ -3,6 +3,7 @@
 // calls for the caller, real timeouts and cancellation underneath.
 #include <fmt/format.h>
 #include <openssl/ssl.h>
+#include <poll.h>
 #include <strings.h>
 
 #include <boost/asio/connect.hpp>
@@ -26,8 +27,9 @@ namespace http = beast::http;
 namespace ssl = asio::ssl;
 using Clock = std::chrono::steady_clock;
 
-// Large enough for a list of tens of thousands of objects, small enough to bound a rogue server.
-constexpr uint64_t kMaxBodyBytes = uint64_t{1} << 30;
+// Large enough for a list of a hundred thousand objects, small enough that parsing it (several
+// times its size in memory) cannot be made to exhaust a controller by a rogue server.
+constexpr uint64_t kMaxBodyBytes = uint64_t{256} << 20;
 constexpr size_t kMaxLineBytes = size_t{64} << 20;  // one watch event
 constexpr size_t kMaxIdleConnections = 16;
 
@@ -74,6 +76,9 @@ bool isIpAddress(const std::string& host) {
 }
 
 Status fromError(const boost::system::error_code& ec, std::string_view what) {
+  // Too large is the server's answer, not a broken line: retrying would not help.
+  if (ec == http::error::body_limit)
+    return Status::invalid(fmt::format("{}: the response body exceeds 256 MiB", what));
   if (ec == asio::error::operation_aborted)
     return Status::unavailable(fmt::format("{}: cancelled", what));
   return Status::unavailable(fmt::format("{}: {}", what, ec.message()));
@@ -81,14 +86,19 @@ Status fromError(const boost::system::error_code& ec, std::string_view what) {
 
 class Connection {
  public:
-  Connection(ssl::context& ctx) : stream_(ioc_, ctx) {}
+  explicit Connection(ssl::context& ctx) : stream_(ioc_, ctx) {}
 
   Status connect(const Endpoint& ep, const std::string& verify_name, bool verify,
                  Clock::time_point deadline) {
     asio::ip::tcp::resolver resolver(ioc_);
+    asio::ip::tcp::resolver::results_type results;
+    HERD_RETURN_IF_ERROR(run(deadline, "resolve " + ep.host, [&](auto done) {
+      resolver.async_resolve(ep.host, ep.port, [&results, done](auto e, auto r) {
+        results = r;
+        done(e);
+      });
+    }));
     boost::system::error_code ec;
-    auto results = resolver.resolve(ep.host, ep.port, ec);
-    if (ec) return Status::unavailable(fmt::format("resolve {}: {}", ep.host, ec.message()));
     HERD_RETURN_IF_ERROR(run(deadline, "connect to " + ep.host + ":" + ep.port, [&](auto done) {
       beast::get_lowest_layer(stream_).async_connect(results, [done](auto e, auto) { done(e); });
     }));
@@ -134,6 +144,15 @@ class Connection {
     return Status::ok();
   }
 
+  // An idle connection must have nothing to read: readable means the server closed it (EOF)
+  // or sent something unsolicited, and either way it must not carry another request.
+  bool idleAndOpen() {
+    auto& sock = beast::get_lowest_layer(stream_).socket();
+    if (broken_ || !sock.is_open() || hasBufferedBytes()) return false;
+    pollfd pfd{sock.native_handle(), POLLIN, 0};
+    return ::poll(&pfd, 1, 0) == 0;
+  }
+
   void close() {
     boost::system::error_code ec;
     beast::get_lowest_layer(stream_).socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
@@ -148,6 +167,7 @@ class Connection {
 
   beast::ssl_stream<beast::tcp_stream>& stream() { return stream_; }
   beast::flat_buffer& buffer() { return buffer_; }
+  bool hasBufferedBytes() const { return buffer_.size() != 0; }
   bool broken() const { return broken_; }
   void markBroken() { broken_ = true; }
 
@@ -296,9 +316,12 @@ class BeastTransport final : public Transport {
       HERD_ASSIGN_OR_RETURN(auto conn, acquire(deadline, reused));
       bool got_bytes = false;
       auto r = exchange(*conn, beast_req, deadline, got_bytes);
-      // An idle pooled connection the server has closed fails before any byte of a response:
-      // that is not the request's fault, so try once more on a new connection.
-      if (!r && reused && !got_bytes && attempt == 0 && r.status().code() == Code::kUnavailable)
+      // A pooled connection the server closed while it sat idle fails before any byte of a
+      // response. That is not the request's fault, but a write may still have been applied,
+      // so only reads are sent again (writes were protected by the liveness check in acquire).
+      bool idempotent = request.method == "GET" || request.method == "HEAD";
+      if (!r && reused && idempotent && !got_bytes && attempt == 0 &&
+          r.status().code() == Code::kUnavailable)
         continue;
       if (r && !conn->broken()) release(std::move(conn));
       return r;
@@ -335,14 +358,17 @@ class BeastTransport final : public Transport {
   }
 
   Result<std::unique_ptr<Connection>> acquire(Clock::time_point deadline, bool& reused) {
-    {
-      std::lock_guard<std::mutex> lock(pool_mu_);
-      if (!idle_.empty()) {
-        auto conn = std::move(idle_.back());
+    for (;;) {
+      std::unique_ptr<Connection> conn;
+      {
+        std::lock_guard<std::mutex> lock(pool_mu_);
+        if (idle_.empty()) break;
+        conn = std::move(idle_.back());
         idle_.pop_back();
-        reused = true;
-        return conn;
       }
+      if (!conn->idleAndOpen()) continue;  // closed by the server while pooled: drop it
+      reused = true;
+      return conn;
     }
     auto conn = std::make_unique<Connection>(ctx_);
     HERD_RETURN_IF_ERROR(

@@ -55,7 +55,14 @@ void WorkQueue::addAfter(const std::string& key, std::chrono::milliseconds delay
   if (delay.count() <= 0) return add(key);
   std::lock_guard<std::mutex> lock(mu_);
   if (shutting_down_) return;
-  delayed_.push({Clock::now() + delay, key});
+  auto at = Clock::now() + delay;
+  // One pending time per key, the earliest: a hot key must not grow the heap.
+  auto [it, inserted] = waiting_.try_emplace(key, at);
+  if (!inserted) {
+    if (it->second <= at) return;
+    it->second = at;
+  }
+  delayed_.push({at, key});
   cv_.notify_all();  // a waiting worker may need an earlier wake-up
 }
 
@@ -65,9 +72,12 @@ void WorkQueue::addRateLimited(const std::string& key) {
 
 void WorkQueue::promoteDueLocked(Clock::time_point now) {
   while (!delayed_.empty() && delayed_.top().at <= now) {
-    std::string key = delayed_.top().key;
+    Delayed d = delayed_.top();
     delayed_.pop();
-    addLocked(key);
+    auto it = waiting_.find(d.key);
+    if (it == waiting_.end() || it->second != d.at) continue;  // superseded by an earlier time
+    waiting_.erase(it);
+    addLocked(d.key);
   }
 }
 
@@ -108,7 +118,8 @@ std::optional<std::string> WorkQueue::getFor(std::chrono::milliseconds timeout) 
 void WorkQueue::done(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   processing_.erase(key);
-  if (dirty_.count(key) && !shutting_down_) queue_.push_back(key);
+  // Added while it was being processed: hand it out again, even while draining, as client-go does.
+  if (dirty_.count(key)) queue_.push_back(key);
   cv_.notify_all();
 }
 

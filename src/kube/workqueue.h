@@ -90,6 +90,7 @@ class WorkQueue {
   std::set<std::string> dirty_;
   std::set<std::string> processing_;
   std::priority_queue<Delayed, std::vector<Delayed>, std::greater<>> delayed_;
+  std::map<std::string, Clock::time_point> waiting_;  // the live entry of each delayed key
   bool shutting_down_ = false;
 };
 

@@ -268,6 +268,13 @@ TEST_F(ClientTest, RetriesWhatIsRetriable) {
   ASSERT_TRUE(client_->create(configMapsResource(), ns_, configMap("after-429")).isOk());
   EXPECT_EQ(client_->requestCount() - before, 2u);  // 429 is safe to retry for a write
 
+  // A 500 without Retry-After may have been applied: a write is not sent twice.
+  before = client_->requestCount();
+  server_->fake()->failNextRequests(1, 500, 0);
+  auto once = client_->create(configMapsResource(), ns_, configMap("not-retried"));
+  EXPECT_EQ(once.status().code(), Code::kUnavailable);
+  EXPECT_EQ(client_->requestCount() - before, 1u);
+
   server_->fake()->failNextRequests(10, 500, 0);
   auto gave_up = client_->get(configMapsResource(), ns_, "r");
   EXPECT_EQ(gave_up.status().code(), Code::kUnavailable);

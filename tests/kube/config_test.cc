@@ -141,6 +141,29 @@ TEST(KubeconfigTest, ExplicitFileMustExist) {
   EXPECT_EQ(rc.status().message(), "open /nonexistent/kubeconfig: No such file or directory");
 }
 
+TEST(KubeconfigTest, InlineTokenWinsOverTokenFileAndInsecureExcludesCa) {
+  auto cfg = parseKubeconfig(R"(clusters:
+- {name: c, cluster: {server: "https://x", insecure-skip-tls-verify: true, certificate-authority-data: Q0E=}}
+- {name: ok, cluster: {server: "https://y"}}
+users: [{name: u, user: {token: inline, tokenFile: /nonexistent}}]
+contexts: [{name: bad, context: {cluster: c, user: u}}, {name: good, context: {cluster: ok, user: u}}]
+)",
+                             "/");
+  ASSERT_TRUE(cfg.isOk()) << cfg.status().toString();
+  auto good = resolveContext(*cfg, "good");
+  ASSERT_TRUE(good.isOk());
+  EXPECT_EQ(good->bearer_token, "inline");
+  EXPECT_EQ(good->token_file, "");
+  EXPECT_EQ(resolveContext(*cfg, "bad").status().message(),
+            "kubeconfig: cluster \"c\": specifying a root certificates file with the insecure flag "
+            "is not allowed");
+  EXPECT_EQ(
+      parseKubeconfig("clusters: [{name: c, cluster: {insecure-skip-tls-verify: \"yes\"}}]", "/")
+          .status()
+          .message(),
+      "kubeconfig: cluster \"c\": insecure-skip-tls-verify must be true or false");
+}
+
 TEST(KubeconfigTest, ClearErrorsForBrokenReferences) {
   auto cfg = parseKubeconfig(kSecond, "/tmp");
   ASSERT_TRUE(cfg.isOk());
@@ -199,14 +222,15 @@ TEST(TokenSourceTest, RereadsARotatedTokenFile) {
   std::string file = dir.write("token", "old\n");
   RestConfig rc;
   rc.token_file = file;
-  TokenSource tokens(rc, 20ms);
+  // A refresh period long enough that the fsync of the rewrite cannot outlast it on a busy machine.
+  TokenSource tokens(rc, 1500ms);
   EXPECT_EQ(*tokens.token(), "old");
   ASSERT_TRUE(files::writeAtomic(file, "new").isOk());
   EXPECT_EQ(*tokens.token(), "old");  // cached within the refresh period
-  std::this_thread::sleep_for(30ms);
+  std::this_thread::sleep_for(1600ms);
   EXPECT_EQ(*tokens.token(), "new");
   ASSERT_TRUE(files::removeAll(file).isOk());
-  std::this_thread::sleep_for(30ms);
+  std::this_thread::sleep_for(1600ms);
   EXPECT_EQ(*tokens.token(), "new");  // a transient read failure keeps the last good token
 }
 

@@ -29,15 +29,13 @@ class LeaderElectionTest : public ::testing::Test {
     client_ = std::move(*c);
   }
 
-  Process candidate(const std::string& identity) {
+  Result<Process> candidate(const std::string& identity) {
     ProcessOptions o;
     o.stdout_path = dir_.file(identity + ".out");
     o.stderr_path = dir_.file(identity + ".err");
-    auto p = Process::spawn({HERD_LEASE_CANDIDATE, server_->kubeconfigPath(), identity,
-                             std::to_string(kLeaseMs), std::to_string(kRetryMs)},
-                            o);
-    EXPECT_TRUE(p.isOk()) << p.status().toString();
-    return std::move(*p);
+    return Process::spawn({HERD_LEASE_CANDIDATE, server_->kubeconfigPath(), identity,
+                           std::to_string(kLeaseMs), std::to_string(kRetryMs)},
+                          o);
   }
 
   std::string output(const std::string& identity) {
@@ -81,8 +79,11 @@ class LeaderElectionTest : public ::testing::Test {
 };
 
 TEST_F(LeaderElectionTest, ExactlyOneLeadsAndAKilledLeaderIsReplacedWithinTheLease) {
-  Process a = candidate("a");
-  Process b = candidate("b");
+  auto ra = candidate("a");
+  auto rb = candidate("b");
+  ASSERT_TRUE(ra.isOk() && rb.isOk());
+  Process& a = *ra;
+  Process& b = *rb;
   std::string leader = leaderOf("a", "b");
   ASSERT_FALSE(leader.empty());
   std::string follower = leader == "a" ? "b" : "a";
@@ -104,9 +105,12 @@ TEST_F(LeaderElectionTest, ExactlyOneLeadsAndAKilledLeaderIsReplacedWithinTheLea
 }
 
 TEST_F(LeaderElectionTest, CleanShutdownReleasesAtOnce) {
-  Process a = candidate("a");
+  auto ra = candidate("a");
+  ASSERT_TRUE(ra.isOk()) << ra.status().toString();
+  Process& a = *ra;
   ASSERT_TRUE(waitForHolder("a", 10s));
-  Process b = candidate("b");
+  auto rb = candidate("b");
+  ASSERT_TRUE(rb.isOk()) << rb.status().toString();
   std::this_thread::sleep_for(std::chrono::milliseconds(kLeaseMs));
   EXPECT_EQ(holder(), "a");
   auto t0 = Clock::now();
