@@ -81,6 +81,10 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
     err << "herd: " << e.what() << "\n";
     err << "Run 'herd --help' for usage.\n";
     return kExitUsage;
+  } catch (const std::exception& e) {
+    // Commands report errors as Status; reaching here is a bug, but still a clean exit.
+    err << "herd: internal error: " << e.what() << "\n";
+    return kExitFailure;
   }
   return exit_code;
 }

@@ -46,9 +46,19 @@ std::string str(const json& j, std::initializer_list<const char*> path,
   return cur->dump();
 }
 
+// status.conditions, or an empty list when any part is missing or of another type.
+const json& conditionsOf(const json& cluster) {
+  static const json kEmpty = json::array();
+  auto st = cluster.find("status");
+  if (st == cluster.end() || !st->is_object()) return kEmpty;
+  auto cs = st->find("conditions");
+  return cs != st->end() && cs->is_array() ? *cs : kEmpty;
+}
+
 std::string conditionStatus(const json& cluster, const std::string& type) {
-  for (const auto& c : cluster.value("status", json::object()).value("conditions", json::array())) {
-    if (c.value("type", "") == type) return c.value("status", "");
+  for (const auto& c : conditionsOf(cluster)) {
+    if (!c.is_object()) continue;
+    if (str(c, {"type"}) == type) return str(c, {"status"});
   }
   return "";
 }
@@ -245,12 +255,12 @@ int runDescribe(const DescribeOptions& o, Streams io) {
       str(c, {"spec", "network", "podCIDR"}, "-"), str(c, {"spec", "network", "dnsDomain"}, "-"),
       str(c, {"spec", "network", "dnsServiceIP"}, "derived"));
   io.out << "Conditions:\n";
-  auto conditions = c.value("status", json::object()).value("conditions", json::array());
+  const json& conditions = conditionsOf(c);
   if (conditions.empty()) io.out << "  <none>\n";
   for (const auto& cond : conditions) {
-    io.out << fmt::format("  {:<14}{:<8}{:<24}{}\n", cond.value("type", ""),
-                          cond.value("status", ""), cond.value("reason", ""),
-                          cond.value("message", ""));
+    if (!cond.is_object()) continue;
+    io.out << fmt::format("  {:<14}{:<8}{:<24}{}\n", str(cond, {"type"}), str(cond, {"status"}),
+                          str(cond, {"reason"}), str(cond, {"message"}));
   }
   return kExitOk;
 }

@@ -29,6 +29,7 @@ class SeedCommandsTest : public ::testing::Test {
     auto client = kube::Client::create(server_->adminConfig());
     ASSERT_TRUE(client.isOk());
     auto crd = api::parseDocuments(api::clusterCrdYaml());
+    ASSERT_TRUE(crd.isOk() && crd->size() == 1);
     ASSERT_TRUE((*client)->create(kube::crdsResource(), "", (*crd)[0]).isOk());
     for (int i = 0; i < 100; ++i) {
       if ((*client)->resourceFor("herd.io/v1alpha1", "Cluster").isOk()) return;
