@@ -62,7 +62,8 @@ Result<std::unique_ptr<TestApiServer>> TestApiServer::start(const TestApiServerO
 }
 
 TestApiServer::~TestApiServer() {
-  for (auto& p : processes_) p.stop(5s);
+  // In reverse order of start: the controller manager and the apiserver before etcd.
+  for (auto it = processes_.rbegin(); it != processes_.rend(); ++it) it->stop(5s);
 }
 
 Result<kube::RestConfig> TestApiServer::userConfig(const std::string& user,
