@@ -1,0 +1,522 @@
+// bench/tunnel: herd's tunnel beside OpenSSH's own sshd doing the same remote forward, and
+// beside no tunnel at all, in one run on loopback. The same stock `ssh -N -R` client, with the
+// same cipher, carries the streams in both tunnels:
+//
+//   herd:    CONNECT node-1:10250 on herd's Unix egress socket -> herd tunnel -> ssh -> service
+//   OpenSSH: TCP to the port sshd listens on for `-R PORT:...`  -> sshd        -> ssh -> service
+//   direct:  TCP to the service
+//
+// The service (in this process) answers "bulk N" with N bytes and "echo" by echoing. Measures
+// one stream moving --bytes (MB/s) and --round-trips sequential request/response exchanges of
+// --message bytes on one stream (p50, p99, total); prints them side by side with the ratios
+// herd/OpenSSH. sshd needs root (privilege separation); without it the column says n/a.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/files.h"
+#include "common/process.h"
+#include "tunnel/socket_util.h"
+
+namespace {
+
+using namespace herd;
+using namespace std::chrono_literals;
+using herd::tunnel::UniqueFd;
+using Clock = std::chrono::steady_clock;
+
+void die(const std::string& message) {
+  fmt::print(stderr, "bench/tunnel: {}\n", message);
+  std::exit(1);
+}
+
+struct Options {
+  uint64_t bytes = 1ull << 30;
+  int round_trips = 10000;
+  size_t message = 64;
+  // OpenSSH 9.2's first choice, and what both servers negotiate when nothing is forced.
+  std::string cipher = "chacha20-poly1305@openssh.com";
+  std::string herd = HERD_BINARY;
+};
+
+uint64_t parseSize(const std::string& text) {
+  size_t used = 0;
+  uint64_t value = std::stoull(text, &used);
+  std::string unit = text.substr(used);
+  if (unit == "K" || unit == "KB") return value << 10;
+  if (unit == "M" || unit == "MB") return value << 20;
+  if (unit == "G" || unit == "GB") return value << 30;
+  if (!unit.empty()) die("unknown size unit in " + text);
+  return value;
+}
+
+Options parseOptions(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    auto value = [&] {
+      if (i + 1 >= argc) die(arg + " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (arg == "--bytes") {
+      o.bytes = parseSize(value());
+    } else if (arg == "--round-trips") {
+      o.round_trips = std::stoi(value());
+    } else if (arg == "--message") {
+      o.message = parseSize(value());
+    } else if (arg == "--cipher") {
+      o.cipher = value();
+    } else if (arg == "--herd") {
+      o.herd = value();
+    } else {
+      fmt::print(
+          "usage: herd_bench_tunnel [--bytes 1G] [--round-trips 10000] [--message 64]\n"
+          "                         [--cipher chacha20-poly1305@openssh.com] [--herd PATH]\n");
+      std::exit(arg == "--help" ? 0 : 2);
+    }
+  }
+  if (o.round_trips < 1 || o.message < 1 || o.message > (1 << 20)) die("bad sizes");
+  return o;
+}
+
+void setNoDelay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+bool readExactly(int fd, char* out, size_t size) {
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = ::recv(fd, out + got, size - got, 0);
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+bool sendAll(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::send(fd, data, size, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The service every path ends at: a thread per connection, blocking sockets.
+class Service {
+ public:
+  Service() {
+    auto listening = tunnel::listenTcp("127.0.0.1:0");
+    if (!listening) die(listening.status().toString());
+    listen_ = std::move(listening).value();
+    port_ = tunnel::boundPort(listen_.get());
+    acceptor_ = std::thread([this] { acceptLoop(); });
+  }
+  ~Service() {
+    stopping_ = true;
+    ::shutdown(listen_.get(), SHUT_RDWR);
+    acceptor_.join();
+    for (int i = 0; i < 500 && active_ > 0; ++i) std::this_thread::sleep_for(10ms);
+  }
+  int port() const { return port_; }
+
+ private:
+  void acceptLoop() {
+    while (!stopping_) {
+      int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return;
+      }
+      ++active_;
+      std::thread([this, fd] {
+        serve(UniqueFd(fd));
+        --active_;
+      }).detach();
+    }
+  }
+
+  void serve(UniqueFd fd) {
+    setNoDelay(fd.get());
+    std::string command;
+    char c;
+    while (command.size() < 64 && ::recv(fd.get(), &c, 1, 0) == 1 && c != '\n') command += c;
+    if (command.starts_with("bulk ")) {
+      static const std::string kBlock(256 * 1024, 'b');
+      uint64_t left = std::stoull(command.substr(5));
+      while (left > 0 && !stopping_) {
+        size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, kBlock.size()));
+        ssize_t n = ::send(fd.get(), kBlock.data(), chunk, MSG_NOSIGNAL);
+        if (n <= 0) return;
+        left -= static_cast<uint64_t>(n);
+      }
+    } else if (command == "echo") {
+      char buffer[65536];
+      ssize_t n;
+      while ((n = ::recv(fd.get(), buffer, sizeof buffer, 0)) > 0) {
+        if (!sendAll(fd.get(), buffer, static_cast<size_t>(n))) return;
+      }
+    }
+  }
+
+  UniqueFd listen_;
+  int port_ = 0;
+  std::thread acceptor_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> active_{0};
+};
+
+UniqueFd connectLoopback(int port) {
+  auto fd = tunnel::connectTcp(fmt::format("127.0.0.1:{}", port), 2s);
+  if (!fd) return {};
+  int flags = ::fcntl(fd->get(), F_GETFL);
+  ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
+  setNoDelay(fd->get());
+  return std::move(fd).value();
+}
+
+// CONNECT through herd's Unix egress socket; the stream after the 200, or invalid.
+UniqueFd connectThroughHerd(const std::string& socket_path) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  socket_path.copy(addr.sun_path, sizeof addr.sun_path - 1);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return {};
+  std::string request = "CONNECT node-1:10250 HTTP/1.1\r\nHost: node-1:10250\r\n\r\n";
+  if (!sendAll(fd.get(), request.data(), request.size())) return {};
+  // Byte by byte, so that no byte of the stream is read as part of the head.
+  std::string head;
+  while (head.size() < 4096 && !head.ends_with("\r\n\r\n")) {
+    pollfd p{fd.get(), POLLIN, 0};
+    if (::poll(&p, 1, 5000) != 1) return {};
+    char c;
+    if (::recv(fd.get(), &c, 1, 0) != 1) return {};
+    head += c;
+  }
+  if (!head.starts_with("HTTP/1.1 200")) return {};
+  return fd;
+}
+
+using Opener = std::function<UniqueFd()>;
+
+// Whether a stream through `open` reaches the service, polled for up to 15 s.
+bool waitForPath(const Opener& open) {
+  auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline) {
+    UniqueFd fd = open();
+    if (fd.valid() && sendAll(fd.get(), "echo\nx", 6)) {
+      pollfd p{fd.get(), POLLIN, 0};
+      char c;
+      if (::poll(&p, 1, 2000) == 1 && ::recv(fd.get(), &c, 1, 0) == 1) return true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return false;
+}
+
+struct Measured {
+  bool ran = false;
+  double mb_per_s = 0;
+  double p50_us = 0, p99_us = 0, total_s = 0;
+};
+
+Measured measure(const Opener& open, const Options& options) {
+  Measured r;
+  {
+    UniqueFd fd = open();
+    if (!fd.valid()) return r;
+    std::string command = fmt::format("bulk {}\n", options.bytes);
+    auto start = Clock::now();
+    if (!sendAll(fd.get(), command.data(), command.size())) return r;
+    std::vector<char> buffer(256 * 1024);
+    uint64_t received = 0;
+    while (received < options.bytes) {
+      ssize_t n = ::recv(fd.get(), buffer.data(), buffer.size(), 0);
+      if (n <= 0) return r;
+      received += static_cast<uint64_t>(n);
+    }
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    r.mb_per_s = static_cast<double>(received) / (1 << 20) / seconds;
+  }
+  {
+    UniqueFd fd = open();
+    if (!fd.valid() || !sendAll(fd.get(), "echo\n", 5)) return r;
+    std::string message(options.message, 'r');
+    std::string reply(options.message, '\0');
+    auto roundTrip = [&] {
+      return sendAll(fd.get(), message.data(), message.size()) &&
+             readExactly(fd.get(), reply.data(), reply.size());
+    };
+    // Warm the path (page faults, window growth) before timing it.
+    for (int i = 0; i < std::min(options.round_trips, 200); ++i) {
+      if (!roundTrip()) return r;
+    }
+    std::vector<double> samples;
+    samples.reserve(static_cast<size_t>(options.round_trips));
+    auto start = Clock::now();
+    for (int i = 0; i < options.round_trips; ++i) {
+      auto t0 = Clock::now();
+      if (!roundTrip()) return r;
+      samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    }
+    r.total_s = std::chrono::duration<double>(Clock::now() - start).count();
+    std::sort(samples.begin(), samples.end());
+    auto percentile = [&](double q) {
+      size_t index = static_cast<size_t>(q * static_cast<double>(samples.size() - 1) + 0.5);
+      return samples[index];
+    };
+    r.p50_us = percentile(0.50);
+    r.p99_us = percentile(0.99);
+  }
+  r.ran = true;
+  return r;
+}
+
+class Bench {
+ public:
+  explicit Bench(Options options) : options_(std::move(options)) {
+    auto dir = files::makeTempDir("herd-bench-tunnel");
+    if (!dir) die(dir.status().toString());
+    dir_ = *dir;
+    for (const char* name : {"herd_host", "sshd_host", "node"}) {
+      auto made = runCommand(
+          {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", dir_ + "/" + name});
+      if (!made || made->exit_code != 0) die("ssh-keygen failed");
+    }
+  }
+  ~Bench() {
+    // Clients first, so that neither server sees a session end as an error worth logging.
+    for (auto* p : {&herd_node_, &sshd_node_, &herd_, &sshd_}) {
+      if (*p) (*p)->stop(2s);
+    }
+    (void)files::removeAll(dir_);
+  }
+
+  // herd tunnel in its own process, as in production, with alpha's egress on a Unix socket.
+  Opener startHerd(int service_port) {
+    std::string socket_path = dir_ + "/egress.sock";
+    std::string config = fmt::format(R"(ssh:
+  listen: "127.0.0.1:0"
+  hostKeyFile: {0}/herd_host
+tenants:
+- name: alpha
+  nodeKeyFiles: [{0}/node.pub]
+connect:
+- unix: {1}
+  tenant: alpha
+)",
+                                     dir_, socket_path);
+    (void)files::writeAtomic(dir_ + "/tunnel.yaml", config);
+    herd_ = spawn({options_.herd, "tunnel", "--config", dir_ + "/tunnel.yaml"}, "herd");
+    int ssh_port = 0;
+    std::string host_key;
+    auto deadline = Clock::now() + 15s;
+    while (Clock::now() < deadline) {
+      std::string out = files::read(dir_ + "/herd.out").valueOr("");
+      if (out.find("ready\n") != std::string::npos) {
+        size_t at = out.find("ssh port ");
+        ssh_port = std::stoi(out.substr(at + 9));
+        at = out.find("host key ");
+        host_key = out.substr(at + 9, out.find('\n', at) - at - 9);
+        break;
+      }
+      if (!herd_->running()) break;
+      std::this_thread::sleep_for(50ms);
+    }
+    if (ssh_port == 0) die("herd tunnel did not start: " + logOf("herd"));
+    (void)files::writeAtomic(dir_ + "/herd_known_hosts",
+                             fmt::format("[127.0.0.1]:{} {}\n", ssh_port, host_key));
+    herd_node_ = spawn(sshClient(ssh_port, "alpha", dir_ + "/herd_known_hosts",
+                                 fmt::format("node-1:10250:127.0.0.1:{}", service_port)),
+                       "herd_ssh");
+    Opener open = [socket_path] { return connectThroughHerd(socket_path); };
+    if (!waitForPath(open)) die("no stream through herd: " + logOf("herd_ssh") + logOf("herd"));
+    return open;
+  }
+
+  // OpenSSH's sshd with a config of its own; the node's -R makes sshd listen on forward_port.
+  std::optional<Opener> startSshd(int service_port) {
+    if (::geteuid() != 0) return std::nullopt;
+    auto sshd = findExecutable("sshd");
+    if (!sshd) return std::nullopt;
+    int sshd_port = freePort();
+    int forward_port = freePort();
+    (void)files::makeDirs("/run/sshd");  // sshd's privilege-separation directory
+    auto pub = files::read(dir_ + "/node.pub");
+    (void)files::writeAtomic(dir_ + "/authorized_keys", pub.valueOr(""), 0600);
+    std::string config = fmt::format(R"(ListenAddress 127.0.0.1:{1}
+HostKey {0}/sshd_host
+PidFile none
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+AuthorizedKeysFile {0}/authorized_keys
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowTcpForwarding yes
+GatewayPorts no
+LogLevel ERROR
+)",
+                                     dir_, sshd_port);
+    (void)files::writeAtomic(dir_ + "/sshd_config", config);
+    sshd_ = spawn({*sshd, "-D", "-e", "-f", dir_ + "/sshd_config"}, "sshd");
+    auto deadline = Clock::now() + 10s;
+    while (!connectLoopback(sshd_port).valid()) {
+      if (Clock::now() > deadline || !sshd_->running()) die("sshd did not start: " + logOf("sshd"));
+      std::this_thread::sleep_for(50ms);
+    }
+    auto host_pub = files::read(dir_ + "/sshd_host.pub");
+    (void)files::writeAtomic(dir_ + "/sshd_known_hosts",
+                             fmt::format("[127.0.0.1]:{} {}", sshd_port, host_pub.valueOr("")));
+    passwd* user = ::getpwuid(::geteuid());
+    sshd_node_ = spawn(
+        sshClient(sshd_port, user != nullptr ? user->pw_name : "root", dir_ + "/sshd_known_hosts",
+                  fmt::format("{}:127.0.0.1:{}", forward_port, service_port)),
+        "sshd_ssh");
+    Opener open = [forward_port] { return connectLoopback(forward_port); };
+    if (!waitForPath(open)) die("no stream through sshd: " + logOf("sshd_ssh") + logOf("sshd"));
+    return open;
+  }
+
+  const Options& options() const { return options_; }
+
+ private:
+  // The node's command from docs/tunnel.md, with the cipher pinned.
+  std::vector<std::string> sshClient(int port, const std::string& user,
+                                     const std::string& known_hosts, const std::string& forward) {
+    return {"ssh",
+            "-N",
+            "-T",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-o",
+            "ServerAliveInterval=10",
+            "-o",
+            "ServerAliveCountMax=3",
+            "-o",
+            "Compression=no",
+            "-o",
+            "UserKnownHostsFile=" + known_hosts,
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-c",
+            options_.cipher,
+            "-i",
+            dir_ + "/node",
+            "-p",
+            std::to_string(port),
+            "-R",
+            forward,
+            user + "@127.0.0.1"};
+  }
+
+  std::optional<Process> spawn(const std::vector<std::string>& argv, const std::string& name) {
+    ProcessOptions o;
+    o.stdout_path = dir_ + "/" + name + ".out";
+    o.stderr_path = dir_ + "/" + name + ".err";
+    auto p = Process::spawn(argv, o);
+    if (!p) die(argv[0] + ": " + p.status().toString());
+    return std::move(p).value();
+  }
+
+  std::string logOf(const std::string& name) {
+    return "\n" + files::read(dir_ + "/" + name + ".err").valueOr("");
+  }
+
+  static int freePort() {
+    auto fd = tunnel::listenTcp("127.0.0.1:0");
+    if (!fd) die(fd.status().toString());
+    return tunnel::boundPort(fd->get());
+  }
+
+  Options options_;
+  std::string dir_;
+  std::optional<Process> herd_, herd_node_, sshd_, sshd_node_;
+};
+
+std::string cell(const Measured& r, double value, const char* format) {
+  if (!r.ran) return "n/a";
+  return fmt::format(fmt::runtime(format), value);
+}
+
+std::string ratio(const Measured& herd, const Measured& openssh, double h, double o) {
+  if (!herd.ran || !openssh.ran || o == 0) return "n/a";
+  return fmt::format("{:.2f}x", h / o);
+}
+
+std::string sizeText(uint64_t bytes) {
+  if (bytes >= (1ull << 30) && bytes % (1ull << 30) == 0) {
+    return fmt::format("{} GiB", bytes >> 30);
+  }
+  if (bytes >= (1ull << 20)) return fmt::format("{} MiB", bytes >> 20);
+  return fmt::format("{} B", bytes);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options = parseOptions(argc, argv);
+  Service service;
+  Bench bench(options);
+  Opener direct = [port = service.port()] { return connectLoopback(port); };
+  Opener herd = bench.startHerd(service.port());
+  std::optional<Opener> openssh = bench.startSshd(service.port());
+
+  fmt::print("bench/tunnel: one stream of {}, {} round trips of {} bytes; ssh cipher {}\n",
+             sizeText(options.bytes), options.round_trips, options.message, options.cipher);
+  std::fflush(stdout);
+  Measured direct_result = measure(direct, options);
+  Measured herd_result = measure(herd, options);
+  if (!herd_result.ran) die("the herd path failed during the run");
+  Measured openssh_result;
+  if (openssh) {
+    openssh_result = measure(*openssh, options);
+    if (!openssh_result.ran) die("the OpenSSH path failed during the run");
+  }
+
+  const Measured& d = direct_result;
+  const Measured& h = herd_result;
+  const Measured& o = openssh_result;
+  auto row = [](const std::string& name, const std::string& a, const std::string& b,
+                const std::string& c, const std::string& r) {
+    fmt::print("{:<28}{:>12}{:>14}{:>12}{:>16}\n", name, a, b, c, r);
+  };
+  fmt::print("\n");
+  row("", "direct", "OpenSSH sshd", "herd", "herd/OpenSSH");
+  row(fmt::format("transfer {} MB/s", sizeText(options.bytes)), cell(d, d.mb_per_s, "{:.0f}"),
+      cell(o, o.mb_per_s, "{:.0f}"), cell(h, h.mb_per_s, "{:.0f}"),
+      ratio(h, o, h.mb_per_s, o.mb_per_s));
+  row("round trip p50 (us)", cell(d, d.p50_us, "{:.1f}"), cell(o, o.p50_us, "{:.1f}"),
+      cell(h, h.p50_us, "{:.1f}"), ratio(h, o, h.p50_us, o.p50_us));
+  row("round trip p99 (us)", cell(d, d.p99_us, "{:.1f}"), cell(o, o.p99_us, "{:.1f}"),
+      cell(h, h.p99_us, "{:.1f}"), ratio(h, o, h.p99_us, o.p99_us));
+  row(fmt::format("{} round trips (s)", options.round_trips), cell(d, d.total_s, "{:.3f}"),
+      cell(o, o.total_s, "{:.3f}"), cell(h, h.total_s, "{:.3f}"),
+      ratio(h, o, h.total_s, o.total_s));
+  fmt::print("\nthroughput: herd/OpenSSH above 1.0 is better; latency: below 1.0 is better.\n");
+  if (!openssh) fmt::print("OpenSSH sshd column: n/a (needs root and /usr/sbin/sshd)\n");
+  return 0;
+}
