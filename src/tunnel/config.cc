@@ -150,6 +150,12 @@ void readConnect(const json& doc, TunnelConfig& config, Reader& r) {
       listener.kind = ConnectListenerConfig::Kind::kTcp;
       listener.address = r.string(c, "tcp", path);
       listener.tls = r.tls(c, path, "clientCaFile");
+      // Optional: pins the listener to one tenant (clientCaFile then holds that tenant's CA
+      // alone), so that a certificate another CA issued can never claim this tenant's name.
+      listener.tenant = r.string(c, "tenant", path);
+      if (!listener.tenant.empty() && config.findTenant(listener.tenant) == nullptr) {
+        r.fail(path + ".tenant", "must name a tenant listed under tenants");
+      }
     } else {
       r.fail(path, "must have unix: PATH (with tenant:) or tcp: HOST:PORT (with TLS files)");
       continue;

@@ -18,7 +18,7 @@
 //   - tcp: 0.0.0.0:8131                   # mutual TLS: the client certificate's CN is the tenant
 //     certFile: egress.crt
 //     keyFile: egress.key
-//     clientCaFile: tenants-ca.crt
+//     clientCaFile: tenants-ca.crt      #   (or alpha's CA alone, with tenant: alpha)
 //   peers:                                # other replicas (docs/tunnel.md)
 //     listen: 0.0.0.0:8132
 //     certFile: peer.crt
@@ -57,8 +57,10 @@ struct ConnectListenerConfig {
   enum class Kind { kUnix, kTcp, kPeer };
   Kind kind = Kind::kUnix;
   std::string address;  // a socket path, or host:port
-  std::string tenant;   // kUnix: every CONNECT on this socket is this tenant's
-  TlsFiles tls;         // kTcp
+  // kUnix: every CONNECT on this socket is this tenant's. kTcp: when set, the only tenant
+  // the listener serves, and the client certificate's CN must name it.
+  std::string tenant;
+  TlsFiles tls;  // kTcp
 };
 
 struct PeerConfig {

@@ -151,11 +151,6 @@ void ConnectListener::Impl::serveTls(UniqueFd client) {
   std::unique_ptr<TlsSession> session = std::move(accepted).value();
   std::string tenant = session->peerCommonName();
   bool peer_listener = listener.kind == ConnectListenerConfig::Kind::kPeer;
-  if (!peer_listener && config.findTenant(tenant) == nullptr) {
-    metrics.add(Metric::connect_tls_failures);
-    session->writeAll(httpError(403, "client certificate names no tenant of this gateway"));
-    return;
-  }
   std::string buffer;
   ConnectParse parse;
   auto read = [&session](char* out, size_t size) -> long { return session->read(out, size); };
@@ -164,6 +159,20 @@ void ConnectListener::Impl::serveTls(UniqueFd client) {
     if (parse.state == ParseState::kInvalid) {
       session->writeAll(httpError(parse.http_status, parse.error));
     }
+    return;
+  }
+  // Refusals come after the request is read: closing with unread bytes would reset the
+  // connection, and the client would never see why.
+  if (!peer_listener && config.findTenant(tenant) == nullptr) {
+    metrics.add(Metric::connect_tls_failures);
+    session->writeAll(httpError(403, "client certificate names no tenant of this gateway"));
+    return;
+  }
+  if (!peer_listener && !listener.tenant.empty() && tenant != listener.tenant) {
+    metrics.add(Metric::connect_tls_failures);
+    session->writeAll(httpError(
+        403, fmt::format("this listener serves tenant {} only; the client certificate names {}",
+                         listener.tenant, tenant)));
     return;
   }
   if (peer_listener) {
