@@ -54,6 +54,9 @@ struct Options {
   // OpenSSH 9.2's first choice, and what both servers negotiate when nothing is forced.
   std::string cipher = "chacha20-poly1305@openssh.com";
   std::string herd = HERD_BINARY;
+  // Each path is measured this many times, the paths taking turns, and the median of each
+  // figure reported: on a shared machine the load changes between one path and the next.
+  int repeat = 3;
 };
 
 uint64_t parseSize(const std::string& text) {
@@ -83,15 +86,19 @@ Options parseOptions(int argc, char** argv) {
       o.message = parseSize(value());
     } else if (arg == "--cipher") {
       o.cipher = value();
+    } else if (arg == "--repeat") {
+      o.repeat = std::stoi(value());
     } else if (arg == "--herd") {
       o.herd = value();
     } else {
       fmt::print(
           "usage: herd_bench_tunnel [--bytes 1G] [--round-trips 10000] [--message 64]\n"
-          "                         [--cipher chacha20-poly1305@openssh.com] [--herd PATH]\n");
+          "                         [--cipher chacha20-poly1305@openssh.com] [--repeat 3]\n"
+          "                         [--herd PATH]\n");
       std::exit(arg == "--help" ? 0 : 2);
     }
   }
+  if (o.repeat < 1) die("--repeat must be at least 1");
   if (o.round_trips < 1 || o.message < 1 || o.message > (1 << 20)) die("bad sizes");
   return o;
 }
@@ -291,6 +298,24 @@ Measured measure(const Opener& open, const Options& options) {
   return r;
 }
 
+// The median of each figure over `runs` (each figure on its own), or "did not run".
+Measured median(std::vector<Measured> runs) {
+  Measured m;
+  if (runs.empty()) return m;
+  auto pick = [&](double Measured::*field) {
+    std::vector<double> values;
+    for (const Measured& r : runs) values.push_back(r.*field);
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
+  };
+  m.ran = true;
+  m.mb_per_s = pick(&Measured::mb_per_s);
+  m.p50_us = pick(&Measured::p50_us);
+  m.p99_us = pick(&Measured::p99_us);
+  m.total_s = pick(&Measured::total_s);
+  return m;
+}
+
 class Bench {
  public:
   explicit Bench(Options options) : options_(std::move(options)) {
@@ -485,17 +510,28 @@ int main(int argc, char** argv) {
   Opener herd = bench.startHerd(service.port());
   std::optional<Opener> openssh = bench.startSshd(service.port());
 
-  fmt::print("bench/tunnel: one stream of {}, {} round trips of {} bytes; ssh cipher {}\n",
-             sizeText(options.bytes), options.round_trips, options.message, options.cipher);
+  fmt::print(
+      "bench/tunnel: one stream of {}, {} round trips of {} bytes; ssh cipher {}; median of {}\n",
+      sizeText(options.bytes), options.round_trips, options.message, options.cipher,
+      options.repeat);
   std::fflush(stdout);
-  Measured direct_result = measure(direct, options);
-  Measured herd_result = measure(herd, options);
-  if (!herd_result.ran) die("the herd path failed during the run");
-  Measured openssh_result;
-  if (openssh) {
-    openssh_result = measure(*openssh, options);
-    if (!openssh_result.ran) die("the OpenSSH path failed during the run");
+  std::vector<Measured> direct_runs, herd_runs, openssh_runs;
+  for (int i = 0; i < options.repeat; ++i) {
+    direct_runs.push_back(measure(direct, options));
+    // Alternate which tunnel goes first, so that neither always follows the other.
+    for (int turn = 0; turn < 2; ++turn) {
+      if ((turn + i) % 2 == 0) {
+        herd_runs.push_back(measure(herd, options));
+        if (!herd_runs.back().ran) die("the herd path failed during the run");
+      } else if (openssh) {
+        openssh_runs.push_back(measure(*openssh, options));
+        if (!openssh_runs.back().ran) die("the OpenSSH path failed during the run");
+      }
+    }
   }
+  Measured direct_result = median(direct_runs);
+  Measured herd_result = median(herd_runs);
+  Measured openssh_result = median(openssh_runs);
 
   const Measured& d = direct_result;
   const Measured& h = herd_result;
