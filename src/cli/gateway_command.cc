@@ -10,6 +10,9 @@
 #include "common/log.h"
 #include "gateway/file_route_source.h"
 #include "gateway/gateway.h"
+#include "gateway/seed_route_source.h"
+#include "kube/client.h"
+#include "kube/config.h"
 
 namespace herd::cli {
 namespace {
@@ -17,7 +20,34 @@ namespace {
 struct GatewayOptions {
   std::string config;
   bool check = false;
+  std::string seed_kubeconfig;
+  std::string seed_context;
+  bool in_cluster = false;
 };
+
+bool followsSeed(const GatewayOptions& o) {
+  return o.in_cluster || !o.seed_kubeconfig.empty();
+}
+
+// The route source the flags ask for: the file alone, or the seed API with the file giving
+// listeners, limits and static routes (read once: with a seed, routes follow the seed).
+Result<std::unique_ptr<gateway::RouteSource>> makeRouteSource(const GatewayOptions& o) {
+  if (!followsSeed(o))
+    return std::unique_ptr<gateway::RouteSource>(
+        std::make_unique<gateway::FileRouteSource>(o.config));
+  auto base = gateway::loadGatewayConfig(o.config);
+  if (!base) return base.status();
+  auto rest = o.in_cluster ? kube::inClusterConfig()
+                           : kube::loadKubeconfig({o.seed_kubeconfig, o.seed_context, ""});
+  if (!rest) return rest.status().withContext("connect to the seed");
+  rest->user_agent = "herd-gateway";
+  auto client = kube::Client::create(*rest);
+  if (!client) return client.status();
+  gateway::SeedRouteSourceOptions options;
+  options.base = std::move(*base);
+  return std::unique_ptr<gateway::RouteSource>(
+      std::make_unique<gateway::SeedRouteSource>(std::move(*client), std::move(options)));
+}
 
 int runGateway(const GatewayOptions& o, Streams io) {
   if (o.check) {
@@ -40,7 +70,12 @@ int runGateway(const GatewayOptions& o, Streams io) {
   // A peer that resets while we write must be an error code, not the end of the process.
   signal(SIGPIPE, SIG_IGN);
 
-  auto gw = gateway::makeGateway(std::make_unique<gateway::FileRouteSource>(o.config));
+  auto source = makeRouteSource(o);
+  if (!source) {
+    io.err << "herd gateway: " << source.status().message() << "\n";
+    return kExitFailure;
+  }
+  auto gw = gateway::makeGateway(std::move(*source));
   if (Status s = gw->start(); !s.isOk()) {
     io.err << "herd gateway: " << s.message() << "\n";
     return kExitFailure;
@@ -65,6 +100,13 @@ void addGatewayCommand(CLI::App& app, Streams io, int& exit_code) {
   cmd->add_option("-c,--config", o->config, "Gateway configuration (YAML); reloaded on change")
       ->required();
   cmd->add_flag("--check", o->check, "Validate the configuration and exit");
+  auto* seed = cmd->add_option("--seed-kubeconfig", o->seed_kubeconfig,
+                               "Follow the seed API: routes from its Cluster objects and their "
+                               "kube-apiserver and etcd EndpointSlices (--config then gives "
+                               "listeners, limits and static routes)");
+  cmd->add_option("--context", o->seed_context, "The kubeconfig context of the seed")->needs(seed);
+  cmd->add_flag("--in-cluster", o->in_cluster, "Follow the seed API with the pod's service account")
+      ->excludes(seed);
   cmd->callback([o, io, &exit_code] { exit_code = runGateway(*o, io); });
 }
 

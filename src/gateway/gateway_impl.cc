@@ -13,6 +13,7 @@
 
 #include <boost/asio.hpp>
 #include <condition_variable>
+#include <latch>
 #include <list>
 #include <optional>
 #include <thread>
@@ -871,7 +872,6 @@ void GatewayImpl::runHealthChecks() {
 
 void GatewayImpl::drain() {
   if (!started_ || stopped_) return;
-  draining_ = true;
   Millis grace;
   {
     std::lock_guard lock(table_mutex_);
@@ -880,12 +880,18 @@ void GatewayImpl::drain() {
   auto deadline = Clock::now() + grace;
   log::root().info("draining", {{"connections", stats_.active_connections.load()},
                                 {"timeout_ms", grace.count()}});
+  // Wait until every worker has closed its listeners, so that once /readyz fails no new
+  // connection is accepted (each listener lives on its worker's thread).
+  std::latch closed(static_cast<std::ptrdiff_t>(workers_.size()));
   for (auto& w : workers_) {
-    asio::post(w->context(), [worker = w.get(), deadline] {
+    asio::post(w->context(), [worker = w.get(), deadline, &closed] {
       worker->closeListeners();
       worker->beginDrain(deadline);
+      closed.count_down();
     });
   }
+  closed.wait();
+  draining_ = true;
   // The sweeps close what is left at the deadline; wait for the count to reach zero.
   while (stats_.active_connections.load() > 0 && Clock::now() < deadline + kSweepInterval * 3) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -24,61 +24,8 @@ using testing::GatewayProcess;
 
 constexpr std::chrono::seconds kToolTimeout{30};
 
-bool waitForPort(int port, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    int fd = testing::connectLoopback(port);
-    if (fd >= 0) {
-      ::close(fd);
-      return true;
-    }
-    std::this_thread::sleep_for(20ms);
-  }
-  return false;
-}
-
-// One tenant: its PKI in kubeadm's layout and an openssl s_server per API backend that
-// demands a client certificate of the tenant's own CA and prints it back (-www).
-struct Tenant {
-  explicit Tenant(const std::string& tenant_name) : name(tenant_name) {
-    api::Cluster cluster;
-    cluster.metadata.name = name;
-    api::applyDefaults(cluster);
-    auto pki = pki::generatePki(cluster, {});
-    EXPECT_TRUE(pki.isOk()) << pki.status().toString();
-    if (pki) {
-      EXPECT_TRUE(pki::writePkiDir(dir.path(), pki->files).isOk());
-    }
-    auto conf = files::read(dir.file("admin.conf"));
-    auto parsed = pki::parseKubeconfig(conf.valueOr(""));
-    EXPECT_TRUE(parsed.isOk());
-    if (parsed) {
-      (void)files::writeAtomic(dir.file("admin.crt"), parsed->client_cert_pem);
-      (void)files::writeAtomic(dir.file("admin.key"), parsed->client_key_pem, 0600);
-    }
-  }
-
-  bool startApiBackend() {
-    int port = herd::testing::freeLoopbackPort();
-    ProcessOptions options;
-    options.stdout_path = dir.file("s_server.log");
-    options.stderr_path = dir.file("s_server.log");
-    auto server = Process::spawn(
-        {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
-         dir.file("pki/apiserver.crt"), "-key", dir.file("pki/apiserver.key"), "-CAfile",
-         dir.file("pki/ca.crt"), "-Verify", "1", "-verify_return_error", "-www", "-quiet"},
-        options);
-    if (!server || !waitForPort(port, 10s)) return false;
-    api_backends.push_back(std::move(*server));
-    api_ports.push_back(port);
-    return true;
-  }
-
-  std::string name;
-  TempDir dir;
-  std::vector<Process> api_backends;
-  std::vector<int> api_ports;
-};
+using testing::Tenant;
+using testing::waitForPort;
 
 class GatewayEndToEndTest : public ::testing::Test {
  protected:

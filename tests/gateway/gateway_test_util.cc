@@ -1,6 +1,7 @@
 #include "gateway_test_util.h"
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -10,7 +11,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "api/defaults.h"
 #include "common/files.h"
+#include "pki/kubeconfig.h"
+#include "pki/pki_store.h"
+#include "pki/tenant_pki.h"
 
 namespace herd::gateway::testing {
 namespace {
@@ -250,6 +255,63 @@ long rssKib(pid_t pid) {
     if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
   }
   return -1;
+}
+
+bool waitForPort(int port, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int fd = connectLoopback(port);
+    if (fd >= 0) {
+      ::close(fd);
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+Tenant::Tenant(const std::string& tenant_name) : name(tenant_name) {
+  api::Cluster cluster;
+  cluster.metadata.name = name;
+  api::applyDefaults(cluster);
+  auto pki = pki::generatePki(cluster, {});
+  EXPECT_TRUE(pki.isOk()) << pki.status().toString();
+  if (pki) {
+    EXPECT_TRUE(pki::writePkiDir(dir.path(), pki->files).isOk());
+  }
+  auto conf = files::read(dir.file("admin.conf"));
+  auto parsed = pki::parseKubeconfig(conf.valueOr(""));
+  EXPECT_TRUE(parsed.isOk());
+  if (parsed) {
+    (void)files::writeAtomic(dir.file("admin.crt"), parsed->client_cert_pem);
+    (void)files::writeAtomic(dir.file("admin.key"), parsed->client_key_pem, 0600);
+  }
+}
+
+bool Tenant::startApiBackend() {
+  int port = herd::testing::freeLoopbackPort();
+  ProcessOptions options;
+  options.stdout_path = dir.file("s_server.log");
+  options.stderr_path = dir.file("s_server.log");
+  auto server = Process::spawn(
+      {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port), "-cert",
+       dir.file("pki/apiserver.crt"), "-key", dir.file("pki/apiserver.key"), "-CAfile",
+       dir.file("pki/ca.crt"), "-Verify", "1", "-verify_return_error", "-www", "-quiet"},
+      options);
+  if (!server || !waitForPort(port, std::chrono::seconds(10))) return false;
+  api_backends.push_back(std::move(*server));
+  api_ports.push_back(port);
+  return true;
+}
+
+CommandResult opensslGet(const Tenant& as, const std::string& server_name, int port) {
+  auto r = runCommand(
+      {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-servername",
+       server_name, "-CAfile", as.dir.file("pki/ca.crt"), "-cert", as.dir.file("admin.crt"), "-key",
+       as.dir.file("admin.key"), "-verify_return_error", "-ign_eof"},
+      "GET / HTTP/1.0\r\n\r\n", std::chrono::seconds(30));
+  EXPECT_TRUE(r.isOk());
+  return r ? *r : CommandResult{};
 }
 
 }  // namespace herd::gateway::testing

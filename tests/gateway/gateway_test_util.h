@@ -94,4 +94,24 @@ class GatewayProcess {
 // Resident set size of a process in KiB, from /proc.
 long rssKib(pid_t pid);
 
+// Polls until 127.0.0.1:port accepts a connection, at most `timeout`.
+bool waitForPort(int port, std::chrono::milliseconds timeout);
+
+// One tenant: its PKI in kubeadm's layout and an openssl s_server per API backend that
+// demands a client certificate of the tenant's own CA and prints it back (-www).
+struct Tenant {
+  explicit Tenant(const std::string& tenant_name);
+  bool startApiBackend();
+
+  std::string name;
+  herd::testing::TempDir dir;
+  std::vector<Process> api_backends;
+  std::vector<int> api_ports;
+};
+
+// `openssl s_client` as tenant `as` to 127.0.0.1:port with this SNI, sending one HTTP/1.0
+// GET. Its output says whether the backend saw the client's certificate ("Client
+// certificate", printed by s_server -www) or the gateway closed the connection.
+CommandResult opensslGet(const Tenant& as, const std::string& server_name, int port);
+
 }  // namespace herd::gateway::testing

@@ -1,0 +1,305 @@
+#include "gateway/seed_route_source.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "api/codec.h"
+#include "api/defaults.h"
+#include "api/naming.h"
+#include "common/log.h"
+#include "kube/client.h"
+#include "kube/informer.h"
+
+namespace herd::gateway {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// The label with which the EndpointSlice controller names a slice's Service.
+constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
+// etcd's client port, used when the Service does not name its ports.
+constexpr int64_t kEtcdClientPort = 2379;
+
+kube::ResourceRef clustersResource() {
+  return {std::string(api::kGroup), std::string(api::kVersion), std::string(api::kPlural), false,
+          std::string(api::kKind)};
+}
+
+kube::ResourceRef endpointSlicesResource() {
+  return {"discovery.k8s.io", "v1", "endpointslices", true, "EndpointSlice"};
+}
+
+std::string stringAt(const json& object, const char* outer, const char* inner) {
+  auto o = object.find(outer);
+  if (o == object.end() || !o->is_object()) return {};
+  auto i = o->find(inner);
+  return i != o->end() && i->is_string() ? i->get<std::string>() : std::string();
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool isIpLiteral(const std::string& ip, bool v6) {
+  unsigned char buffer[16];
+  return ::inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), buffer) == 1;
+}
+
+// The port of a slice that carries the service's traffic: the one named after its role
+// ("https" for kube-apiserver, "client" for etcd), else for etcd the well-known client port,
+// else the only TCP port. Several unnamed ports leave it ambiguous: 0, and the slice is skipped.
+int64_t servicePort(const json& slice, bool etcd) {
+  auto ports = slice.find("ports");
+  if (ports == slice.end() || !ports->is_array()) return 0;
+  std::vector<std::pair<std::string, int64_t>> tcp;
+  for (const auto& p : *ports) {
+    if (!p.is_object()) continue;
+    std::string protocol = p.value("protocol", "TCP");
+    auto port = p.find("port");
+    if (protocol != "TCP" || port == p.end() || !port->is_number_integer()) continue;
+    int64_t number = port->get<int64_t>();
+    if (number <= 0 || number > 65535) continue;
+    tcp.emplace_back(
+        p.contains("name") && p["name"].is_string() ? p["name"].get<std::string>() : std::string(),
+        number);
+  }
+  const char* wanted = etcd ? "client" : "https";
+  for (const auto& [name, number] : tcp) {
+    if (name == wanted) return number;
+  }
+  if (etcd) {
+    for (const auto& [name, number] : tcp) {
+      if (number == kEtcdClientPort) return number;
+    }
+  }
+  return tcp.size() == 1 ? tcp[0].second : 0;
+}
+
+// The ready addresses of one slice, at its service port. A missing "ready" condition counts
+// as ready, as the API documents ("nil should be interpreted as ready").
+void appendBackends(const json& slice, bool etcd, std::vector<BackendAddress>& out) {
+  std::string type = slice.value("addressType", "");
+  if (type != "IPv4" && type != "IPv6") return;  // FQDN slices name no address to connect to
+  int64_t port = servicePort(slice, etcd);
+  if (port == 0) return;
+  auto endpoints = slice.find("endpoints");
+  if (endpoints == slice.end() || !endpoints->is_array()) return;
+  for (const auto& e : *endpoints) {
+    if (!e.is_object()) continue;
+    auto conditions = e.find("conditions");
+    if (conditions != e.end() && conditions->is_object()) {
+      auto ready = conditions->find("ready");
+      if (ready != conditions->end() && ready->is_boolean() && !ready->get<bool>()) continue;
+    }
+    auto addresses = e.find("addresses");
+    if (addresses == e.end() || !addresses->is_array()) continue;
+    for (const auto& a : *addresses) {
+      if (!a.is_string() || !isIpLiteral(a.get<std::string>(), type == "IPv6")) continue;
+      out.push_back({a.get<std::string>(), static_cast<uint16_t>(port)});
+    }
+  }
+}
+
+void sortUnique(std::vector<BackendAddress>& v) {
+  auto less = [](const BackendAddress& a, const BackendAddress& b) { return a.key() < b.key(); };
+  std::sort(v.begin(), v.end(), less);
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
+// What the gateway would route; equal fingerprints mean there is nothing to deliver.
+std::string fingerprint(const GatewayConfig& config) {
+  std::string out;
+  for (const auto& t : config.tenants) {
+    out += t.name + "|" + t.hostname + "|";
+    for (const auto& b : t.api_servers) out += b.key() + ",";
+    out += "|";
+    for (const auto& b : t.etcd) out += b.key() + ",";
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace
+
+GatewayConfig buildSeedConfig(const GatewayConfig& base, const std::vector<json>& clusters,
+                              const std::vector<json>& endpoint_slices) {
+  GatewayConfig config = base;
+  std::set<std::string> names;
+  std::set<std::string> hosts;
+  for (const auto& t : base.tenants) {
+    names.insert(t.name);
+    hosts.insert(lower(t.hostname.empty() ? t.name + "." + base.base_domain : t.hostname));
+  }
+
+  // namespace -> the tenant it belongs to, filled from the Clusters.
+  std::map<std::string, size_t> by_namespace;
+  api::DefaultingContext defaulting;
+  defaulting.baseDomain = base.base_domain;
+  for (const auto& object : clusters) {
+    if (!object.is_object() || !stringAt(object, "metadata", "deletionTimestamp").empty()) continue;
+    // Only the name and spec.expose.hostname matter here; a field this build does not know
+    // must not take a tenant's routes away, so decoding errors elsewhere are tolerated.
+    api::Cluster cluster = api::decodeCluster(object).cluster;
+    if (cluster.metadata.name.empty()) continue;
+    api::applyDefaults(cluster, defaulting);
+    TenantRoutes tenant;
+    tenant.name = cluster.metadata.name;
+    tenant.hostname = lower(api::apiHostname(cluster));
+    if (names.count(tenant.name) || hosts.count(tenant.hostname) ||
+        hosts.count("etcd." + tenant.hostname)) {
+      log::root().warn("cluster skipped: its name or host name is taken by another route",
+                       {{"cluster", tenant.name}, {"hostname", tenant.hostname}});
+      continue;
+    }
+    names.insert(tenant.name);
+    hosts.insert(tenant.hostname);
+    hosts.insert("etcd." + tenant.hostname);
+    by_namespace[api::tenantNamespace(cluster)] = config.tenants.size();
+    config.tenants.push_back(std::move(tenant));
+  }
+
+  for (const auto& slice : endpoint_slices) {
+    if (!slice.is_object()) continue;
+    auto it = by_namespace.find(stringAt(slice, "metadata", "namespace"));
+    if (it == by_namespace.end()) continue;
+    const json& metadata = slice["metadata"];
+    auto labels = metadata.find("labels");
+    if (labels == metadata.end() || !labels->is_object()) continue;
+    auto service_label = labels->find(kServiceNameLabel);
+    if (service_label == labels->end() || !service_label->is_string()) continue;
+    std::string service = service_label->get<std::string>();
+    TenantRoutes& tenant = config.tenants[it->second];
+    if (service == api::kApiServerServiceName) {
+      appendBackends(slice, false, tenant.api_servers);
+    } else if (service == api::kEtcdServiceName) {
+      appendBackends(slice, true, tenant.etcd);
+    }
+  }
+  for (auto& t : config.tenants) {
+    sortUnique(t.api_servers);
+    sortUnique(t.etcd);
+  }
+  return config;
+}
+
+struct SeedRouteSource::State {
+  std::unique_ptr<kube::Client> client;
+  SeedRouteSourceOptions options;
+  std::unique_ptr<kube::Informer> clusters;
+  std::unique_ptr<kube::Informer> slices;
+  std::thread thread;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool dirty = false;
+  bool stopping = false;
+  std::string delivered;  // fingerprint of the last configuration handed out
+
+  void markDirty() {
+    {
+      std::lock_guard lock(mutex);
+      dirty = true;
+    }
+    wake.notify_all();
+  }
+
+  GatewayConfig build() const {
+    return buildSeedConfig(options.base, clusters->list(), slices->list());
+  }
+
+  void run(const UpdateCallback& on_update) {
+    std::unique_lock lock(mutex);
+    while (true) {
+      wake.wait(lock, [&] { return dirty || stopping; });
+      if (stopping) return;
+      // Let the rest of the burst arrive; events during the window join this build.
+      wake.wait_for(lock, options.debounce, [&] { return stopping; });
+      if (stopping) return;
+      dirty = false;
+      lock.unlock();
+      GatewayConfig config = build();
+      std::string print = fingerprint(config);
+      if (print != delivered) {
+        delivered = std::move(print);
+        log::root().debug("seed routes changed", {{"tenants", config.tenants.size()}});
+        on_update(config);
+      }
+      lock.lock();
+    }
+  }
+};
+
+SeedRouteSource::SeedRouteSource(std::unique_ptr<kube::Client> client,
+                                 SeedRouteSourceOptions options)
+    : state_(std::make_unique<State>()) {
+  state_->client = std::move(client);
+  state_->options = std::move(options);
+}
+
+SeedRouteSource::~SeedRouteSource() {
+  stop();
+}
+
+Status SeedRouteSource::start(UpdateCallback on_update, ErrorCallback on_error) {
+  (void)on_error;  // the informers retry on their own; there is no partial state to report
+  State& s = *state_;
+  kube::InformerOptions cluster_options;
+  cluster_options.resource = clustersResource();
+  s.clusters = std::make_unique<kube::Informer>(*s.client, cluster_options);
+  kube::InformerOptions slice_options;
+  slice_options.resource = endpointSlicesResource();
+  slice_options.label_selector = std::string(kServiceNameLabel) + " in (" +
+                                 std::string(api::kApiServerServiceName) + "," +
+                                 std::string(api::kEtcdServiceName) + ")";
+  s.slices = std::make_unique<kube::Informer>(*s.client, slice_options);
+  for (auto* informer : {s.clusters.get(), s.slices.get()}) {
+    informer->addHandler({[&s](const json&) { s.markDirty(); },
+                          [&s](const json&, const json&) { s.markDirty(); },
+                          [&s](const json&) { s.markDirty(); }});
+    informer->start();
+  }
+  auto deadline = Clock::now() + s.options.sync_timeout;
+  for (auto [informer, what] : {std::pair{s.clusters.get(), "clusters.herd.io"},
+                                {s.slices.get(), "endpointslices.discovery.k8s.io"}}) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(1)))) {
+      s.clusters->stop();
+      s.slices->stop();
+      return Status::unavailable(std::string("seed API: could not list ") + what + " within " +
+                                 std::to_string(s.options.sync_timeout.count()) +
+                                 " ms (is the Cluster CRD installed, and may this identity "
+                                 "list and watch it?)");
+    }
+  }
+  {
+    std::lock_guard lock(s.mutex);
+    s.dirty = false;
+  }
+  GatewayConfig first = s.build();
+  s.delivered = fingerprint(first);
+  log::root().info("seed routes loaded", {{"tenants", first.tenants.size()}});
+  on_update(first);
+  s.thread = std::thread([&s, on_update = std::move(on_update)] { s.run(on_update); });
+  return Status::ok();
+}
+
+void SeedRouteSource::stop() {
+  if (!state_) return;
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->wake.notify_all();
+  if (state_->thread.joinable()) state_->thread.join();
+  if (state_->clusters) state_->clusters->stop();
+  if (state_->slices) state_->slices->stop();
+}
+
+}  // namespace herd::gateway

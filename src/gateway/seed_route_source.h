@@ -1,0 +1,62 @@
+// The seed-API RouteSource: `herd gateway --seed-kubeconfig FILE` (or `--in-cluster`). It
+// watches the Cluster objects (herd.io/v1alpha1, cluster-scoped) and, in every tenant
+// namespace herd-<name>, the EndpointSlices of the Services kube-apiserver and etcd, and
+// delivers the same GatewayConfig the file source does: the listeners, limits and static
+// routes of the base file, plus one tenant per Cluster whose backends are the ready endpoint
+// addresses. <apiHostname> goes to the kube-apiserver endpoints, etcd.<apiHostname> to the
+// etcd client endpoints.
+//
+// A Cluster marked for deletion (deletionTimestamp set) loses its routes at once: its control
+// plane is being torn down, and its open connections end after the removed-route grace.
+//
+// Changes are coalesced: the first event after a quiet period opens a short window (10 ms by
+// default) in which further events join, then one configuration is built from the informers'
+// caches and delivered if it differs from the last one. So a burst (a rollout touching every
+// slice) costs one table swap and a change still applies well within 100 ms.
+//
+// Owns two informers and one thread; start/stop from one thread.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "gateway/route_source.h"
+
+namespace herd::kube {
+class Client;
+}
+
+namespace herd::gateway {
+
+struct SeedRouteSourceOptions {
+  // Listeners, limits, timeouts and any static routes; the seed's tenants are added to these.
+  GatewayConfig base;
+  // How long a change waits for the rest of its burst.
+  std::chrono::milliseconds debounce{10};
+  // The first list of Clusters and EndpointSlices must arrive within this for start().
+  std::chrono::milliseconds sync_timeout{std::chrono::seconds(15)};
+};
+
+// The pure part: the configuration that a set of Cluster objects and EndpointSlices (as the
+// API serves them) stands for. Clusters that collide with a static tenant's name or host name
+// are left out (static routes win), as are slices of namespaces without a Cluster.
+GatewayConfig buildSeedConfig(const GatewayConfig& base,
+                              const std::vector<nlohmann::json>& clusters,
+                              const std::vector<nlohmann::json>& endpoint_slices);
+
+class SeedRouteSource : public RouteSource {
+ public:
+  SeedRouteSource(std::unique_ptr<kube::Client> client, SeedRouteSourceOptions options);
+  ~SeedRouteSource() override;
+
+  Status start(UpdateCallback on_update, ErrorCallback on_error) override;
+  void stop() override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace herd::gateway
