@@ -39,7 +39,7 @@ namespace {
 
 using namespace herd;
 using namespace std::chrono_literals;
-using herd::tunnel::UniqueFd;
+using herd::UniqueFd;
 using Clock = std::chrono::steady_clock;
 
 void die(const std::string& message) {

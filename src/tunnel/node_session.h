@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "tunnel/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace herd::tunnel {
 

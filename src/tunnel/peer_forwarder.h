@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/unique_fd.h"
 #include "tunnel/config.h"
 #include "tunnel/connect_request.h"
 #include "tunnel/metrics.h"
-#include "tunnel/unique_fd.h"
 
 namespace herd::tunnel {
 

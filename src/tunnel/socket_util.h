@@ -8,7 +8,7 @@
 #include <string_view>
 
 #include "common/status.h"
-#include "tunnel/unique_fd.h"
+#include "common/unique_fd.h"
 
 namespace herd::tunnel {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "common/process.h"
+#include "common/unique_fd.h"
 #include "support/test_env.h"
-#include "tunnel/unique_fd.h"
 
 namespace herd::tunnel::testing {
 
