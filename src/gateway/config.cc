@@ -157,15 +157,23 @@ Result<Millis> parseDuration(std::string_view text) {
   return Millis(value * scale);
 }
 
-Result<GatewayConfig> parseGatewayConfig(std::string_view text) {
+Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& base_dir) {
   auto docs = api::parseDocuments(text);
   if (!docs) return docs.status();
   if (docs->size() != 1) return Status::invalid("expected exactly one YAML document");
   const json& root = docs->front();
-  HERD_RETURN_IF_ERROR(checkKeys(root, "config",
-                                 {"listeners", "workers", "baseDomain", "limits", "timeouts",
-                                  "healthCheck", "tenants", "httpRoutes", "defaultBackends"}));
+  HERD_RETURN_IF_ERROR(
+      checkKeys(root, "config",
+                {"listeners", "workers", "baseDomain", "limits", "timeouts", "healthCheck",
+                 "tenants", "httpRoutes", "defaultBackends", "tunnel"}));
   GatewayConfig c;
+  if (root.contains("tunnel")) {
+    // The tunnel's own parser, on the section as it stands: one schema for `herd tunnel
+    // --config` and the gateway. JSON is YAML, so the subtree goes back as its JSON text.
+    auto tunnel = tunnel::TunnelConfig::parse(root.at("tunnel").dump(), base_dir);
+    if (!tunnel) return tunnel.status().withContext("tunnel");
+    c.tunnel = std::move(*tunnel);
+  }
   if (root.contains("listeners")) {
     const json& l = root.at("listeners");
     HERD_RETURN_IF_ERROR(checkKeys(l, "listeners", {"tls", "http", "admin"}));
@@ -289,7 +297,9 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text) {
 Result<GatewayConfig> loadGatewayConfig(const std::string& path) {
   auto text = files::read(path);
   if (!text) return text.status();
-  auto config = parseGatewayConfig(*text);
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  auto config = parseGatewayConfig(*text, dir);
   if (!config) return config.status().withContext(path);
   return config;
 }

@@ -10,11 +10,13 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "tunnel/config.h"
 
 namespace herd::gateway {
 
@@ -90,11 +92,15 @@ struct GatewayConfig {
   std::vector<HttpRoute> http_routes;
   // Where TLS connections with a missing or unknown SNI go; empty: they are closed.
   std::vector<BackendAddress> default_backends;
+  // The SSH tunnel server and its CONNECT listeners, served in the gateway's process; absent:
+  // none. The same schema as `herd tunnel --config` (tunnel/config.h). Fixed at start.
+  std::optional<tunnel::TunnelConfig> tunnel;
 };
 
 // Parses the YAML (or JSON) text of a gateway configuration and validates it: unknown fields,
-// duplicate tenants or host names, bad addresses and durations are errors.
-Result<GatewayConfig> parseGatewayConfig(std::string_view text);
+// duplicate tenants or host names, bad addresses and durations are errors. Relative file
+// names (in the tunnel section) are taken from `base_dir`; load() passes the file's directory.
+Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& base_dir = ".");
 Result<GatewayConfig> loadGatewayConfig(const std::string& path);
 
 // "10s", "250ms", "5m", "1h".

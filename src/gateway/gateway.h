@@ -2,8 +2,9 @@
 //
 // Listeners are kept in a registry by kind: the TLS listener routes by the SNI of the
 // ClientHello (passthrough: TLS is never terminated, so client certificates reach the tenant),
-// the plain-HTTP listener routes by Host. The SSH tunnel and CONNECT egress listeners of the
-// tunnel server are meant to join as further kinds in the same process. Routes come from a
+// the plain-HTTP listener routes by Host. When the configuration has a `tunnel:` section, the
+// SSH tunnel server and its CONNECT egress listeners (src/tunnel) run in the same process:
+// their metrics follow the gateway's on /metrics, and they stop after the drain. Routes come from a
 // RouteSource; each configuration it delivers becomes a new route table, handed to every
 // worker at once.
 //

@@ -26,6 +26,7 @@
 #include "gateway/proxy_protocol.h"
 #include "gateway/route_table.h"
 #include "gateway/stats.h"
+#include "tunnel/tunnel.h"
 
 namespace herd::gateway {
 namespace {
@@ -207,6 +208,8 @@ class GatewayImpl : public Gateway {
   Limits limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
+  // The SSH tunnel server and CONNECT egress, when the configuration has a tunnel section.
+  std::unique_ptr<tunnel::Tunnel> tunnel_;
   mutable std::mutex table_mutex_;
   std::shared_ptr<const RouteTable> table_;
   GatewayConfig startup_config_;
@@ -789,6 +792,11 @@ Status GatewayImpl::start() {
                                 {[this] { return metricsText(); }, [this] { return ready(); }});
   if (!admin) return admin.status();
   admin_ = std::move(*admin);
+  if (config.tunnel) {
+    auto tunnel = tunnel::startTunnel(*config.tunnel);
+    if (!tunnel) return tunnel.status().withContext("tunnel");
+    tunnel_ = std::move(*tunnel);
+  }
 
   for (auto& w : workers_) w->run();
   control_work_.emplace(control_.get_executor());
@@ -809,6 +817,9 @@ void GatewayImpl::applyConfig(const GatewayConfig& config) {
       config.admin_listen != startup_config_.admin_listen ||
       config.workers != startup_config_.workers) {
     log::root().warn("listener and worker changes apply at the next restart");
+  }
+  if (config.tunnel.has_value() != startup_config_.tunnel.has_value()) {
+    log::root().warn("tunnel changes apply at the next restart");
   }
   auto table = registry_.build(config);
   if (!table) {
@@ -923,6 +934,9 @@ void GatewayImpl::stop() {
     control_work_.reset();
   });
   if (control_thread_.joinable()) control_thread_.join();
+  // After the gateway's own connections: nodes keep their sessions (and kube-apiservers their
+  // streams to kubelets) through the drain, then redial another replica.
+  if (tunnel_) tunnel_->stop();
   admin_.reset();
 }
 
@@ -954,7 +968,9 @@ std::string GatewayImpl::metricsText() const {
   }
   extra += std::string("# HELP herd_gateway_ready Whether /readyz answers 200.\n") +
            "# TYPE herd_gateway_ready gauge\nherd_gateway_ready " + (ready() ? "1" : "0") + "\n";
-  return stats_.renderPrometheus(extra);
+  std::string text = stats_.renderPrometheus(extra);
+  if (tunnel_) text += tunnel_->metricsText();
+  return text;
 }
 
 }  // namespace

@@ -72,5 +72,26 @@ TEST(GatewayConfigTest, Durations) {
   EXPECT_FALSE(parseDuration("99999h").isOk());
 }
 
+// The tunnel section is read by the tunnel's own parser, relative to the config's directory,
+// and its errors name the section.
+TEST(GatewayConfigTest, TunnelSectionUsesTheTunnelSchema) {
+  auto none = parseGatewayConfig("tenants: []");
+  ASSERT_TRUE(none.isOk());
+  EXPECT_FALSE(none->tunnel.has_value());
+  auto with = parseGatewayConfig(
+      "tunnel:\n  ssh: {listen: \"127.0.0.1:2222\", hostKeyFile: host_key}\n"
+      "  tenants: [{name: alpha, nodeKeys: [\"ssh-ed25519 "
+      "AAAAC3NzaC1lZDI1NTE5AAAAIGb0yGSl0dxkT4wFSpwcWt3wD2mAdRCQBfe3M0gO4vBz n\"]}]\n",
+      "/etc/herd");
+  ASSERT_TRUE(with.isOk()) << with.status().toString();
+  ASSERT_TRUE(with->tunnel.has_value());
+  EXPECT_EQ(with->tunnel->ssh_listen, "127.0.0.1:2222");
+  EXPECT_EQ(with->tunnel->host_key_file, "/etc/herd/host_key");
+  ASSERT_EQ(with->tunnel->tenants.size(), 1u);
+  auto bad = parseGatewayConfig("tunnel: {ssh: {bogus: 1}}");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().message().find("tunnel"), std::string::npos) << bad.status().message();
+}
+
 }  // namespace
 }  // namespace herd::gateway
