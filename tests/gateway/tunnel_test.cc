@@ -12,6 +12,7 @@
 
 #include "common/files.h"
 #include "gateway_test_util.h"
+#include "tunnel_harness.h"
 
 namespace herd::gateway {
 namespace {
@@ -25,31 +26,6 @@ std::string makeKey(const TempDir& dir, const std::string& name) {
   auto made = runCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path});
   EXPECT_TRUE(made.isOk() && made->exit_code == 0) << "ssh-keygen failed";
   return path;
-}
-
-// CONNECT target over the Unix egress socket; the connected descriptor on "200", else -1.
-int connectThrough(const std::string& socket_path, const std::string& target) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  socket_path.copy(addr.sun_path, sizeof addr.sun_path - 1);
-  std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      !testing::sendAll(fd, request)) {
-    ::close(fd);
-    return -1;
-  }
-  // Byte by byte, so that no tunnelled byte is taken with the response head.
-  std::string head;
-  while (head.size() < 4096 && !head.ends_with("\r\n\r\n")) {
-    pollfd p{fd, POLLIN, 0};
-    char c;
-    if (::poll(&p, 1, 10000) != 1 || ::recv(fd, &c, 1, 0) != 1) break;
-    head += c;
-  }
-  if (head.starts_with("HTTP/1.1 200")) return fd;
-  ::close(fd);
-  return -1;
 }
 
 TEST(GatewayTunnelTest, OpensshNodeAndConnectThroughHerdGateway) {
@@ -89,47 +65,27 @@ TEST(GatewayTunnelTest, OpensshNodeAndConnectThroughHerdGateway) {
   ProcessOptions options;
   options.stdout_path = dir.file("ssh.log");
   options.stderr_path = dir.file("ssh.log");
-  auto node = Process::spawn({"ssh",
-                              "-N",
-                              "-T",
-                              "-o",
-                              "BatchMode=yes",
-                              "-o",
-                              "IdentitiesOnly=yes",
-                              "-o",
-                              "UserKnownHostsFile=" + dir.file("known_hosts"),
-                              "-o",
-                              "StrictHostKeyChecking=yes",
-                              "-o",
-                              "ExitOnForwardFailure=yes",
-                              "-o",
-                              "ServerAliveInterval=2",
-                              "-o",
-                              "ServerAliveCountMax=3",
-                              "-o",
-                              "ConnectTimeout=5",
-                              "-i",
-                              node_key,
-                              "-p",
-                              std::to_string(ssh_port),
-                              "-R",
-                              "node-1:10250:127.0.0.1:" + std::to_string(kubelet.port()),
-                              "alpha@127.0.0.1"},
-                             options);
+  auto node =
+      Process::spawn(tunnel::testing::sshCommand({}, node_key, "alpha", "127.0.0.1", ssh_port,
+                                                 dir.file("known_hosts"), "node-1", kubelet.port()),
+                     options);
   ASSERT_TRUE(node.isOk());
 
-  int fd = -1;
-  auto deadline = std::chrono::steady_clock::now() + 15s;
-  while (fd < 0 && std::chrono::steady_clock::now() < deadline && node->running()) {
-    fd = connectThrough(egress, "node-1:10250");
-    if (fd < 0) std::this_thread::sleep_for(50ms);
-  }
-  ASSERT_GE(fd, 0) << files::read(dir.file("ssh.log")).valueOr("") << gateway.log();
-  ASSERT_TRUE(testing::sendAll(fd, "ping through the tunnel"));
-  EXPECT_EQ(testing::readExactly(fd, 23).value_or(""), "ping through the tunnel");
-  ::close(fd);
+  UniqueFd stream;
+  tunnel::testing::eventually(
+      [&] {
+        stream = tunnel::testing::connectThrough(egress, "node-1:10250");
+        return stream.valid() || !node->running();
+      },
+      15s);
+  ASSERT_TRUE(stream.valid()) << files::read(dir.file("ssh.log")).valueOr("") << gateway.log();
+  ASSERT_TRUE(testing::sendAll(stream.get(), "ping through the tunnel"));
+  EXPECT_EQ(testing::readExactly(stream.get(), 23).value_or(""), "ping through the tunnel");
+  stream = UniqueFd();
   // An unknown node is refused, not hung.
-  EXPECT_LT(connectThrough(egress, "node-9:10250"), 0);
+  std::string refusal;
+  EXPECT_FALSE(tunnel::testing::connectThrough(egress, "node-9:10250", &refusal).valid());
+  EXPECT_NE(refusal.find("502"), std::string::npos) << refusal;
 
   EXPECT_EQ(gateway.metric("herd_tunnel_ssh_sessions_live"), 1) << gateway.metrics();
 
