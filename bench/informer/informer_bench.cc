@@ -3,7 +3,7 @@
 //
 //   herd_bench_informer [--objects N] [--events N]
 //
-// Against the fake apiserver (in-process, 127.0.0.1). Prints one table:
+// Against the fake apiserver (its own process, 127.0.0.1). Prints one table:
 //   list N objects into the cache: wall time and peak RSS growth (herd) vs `kubectl get -o json`
 //   decode M watch events replayed by the server: events/s (herd) vs `kubectl get --watch -o json`
 #include <fmt/format.h>
@@ -19,7 +19,6 @@
 
 #include "common/files.h"
 #include "common/process.h"
-#include "fake_apiserver.h"
 #include "kube/informer.h"
 
 namespace {
@@ -107,17 +106,28 @@ int main(int argc, char** argv) {
   app.add_option("--events", events, "watch events to decode");
   CLI11_PARSE(app, argc, argv);
 
-  fake::FakeApiServerOptions fo;
-  fo.history_limit = static_cast<size_t>(events) + static_cast<size_t>(objects) + 1000;
-  auto server = fake::FakeApiServer::start(fo);
-  if (!server) {
-    fmt::print(stderr, "fake apiserver: {}\n", server.status().message());
+  auto dir = files::makeTempDir("herd-bench-informer");
+  if (!dir) {
+    fmt::print(stderr, "{}\n", dir.status().message());
     return 1;
   }
-  auto dir = files::makeTempDir("herd-bench-informer");
+  // The fake runs in a process of its own, so that this process's memory is the informer's.
   std::string kubeconfig = *dir + "/admin.kubeconfig";
-  (void)files::writeAtomic(kubeconfig, (*server)->adminKubeconfig(), 0600);
+  ProcessOptions server_out;
+  server_out.stderr_path = *dir + "/fake-apiserver.log";
+  auto server =
+      Process::spawn({HERD_FAKE_APISERVER_BINARY, "--listen", "127.0.0.1:0", "--kubeconfig-out",
+                      kubeconfig, "--watch-history", std::to_string(events + objects + 1000)},
+                     server_out);
+  for (int i = 0; i < 300 && server && !files::exists(kubeconfig); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   auto rc = kube::loadKubeconfig({kubeconfig, "", ""});
+  if (!server || !rc) {
+    fmt::print(stderr, "the fake apiserver did not start: {}\n",
+               server ? rc.status().message() : server.status().message());
+    return 1;
+  }
   auto client = kube::Client::create(*rc);
   if (!client) return 1;
   kube::Client& c = **client;
@@ -172,7 +182,11 @@ int main(int argc, char** argv) {
   }
   size_t kubectl_base = kubectl_seen.poll();
   kube::WatchOptions wo;
-  wo.resource_version = std::to_string((*server)->resourceVersion());
+  kube::ListOptions now;
+  now.limit = 1;
+  auto current = c.list(kube::configMapsResource(), ns, now);
+  if (!current) return 1;
+  wo.resource_version = (*current)["metadata"].value("resourceVersion", "");
   wo.label_selector = "app=bench";
   wo.allow_bookmarks = false;
   auto w = c.watch(kube::configMapsResource(), ns, wo);
