@@ -1522,6 +1522,22 @@ ApiServer::Impl::Outcome ApiServer::Impl::reviewSelf(const HttpRequest& req, con
   return {201, review};
 }
 
+// The object a write stores, as the status subresource rules it: a write to /status changes
+// only the status; a write to the main resource changes everything but a status that the
+// resource guards with a /status subresource.
+static Json applyStatusRule(bool to_status, bool has_status_subresource, const Json& current,
+                            const Json& incoming) {
+  Json next = to_status ? current : incoming;
+  const Json& status_from = to_status ? incoming : current;
+  if (!to_status && !has_status_subresource) return next;
+  if (status_from.contains("status")) {
+    next["status"] = status_from["status"];
+  } else {
+    next.erase("status");
+  }
+  return next;
+}
+
 ApiServer::Impl::Outcome ApiServer::Impl::list(const HttpRequest& req, const Target& t) {
   if (auto e = checkSendInitialEvents(req, false)) return {e->code, nullptr, e};
   std::vector<Requirement> labels, fields;
@@ -1778,24 +1794,7 @@ ApiServer::Impl::Outcome ApiServer::Impl::update(const HttpRequest& req, const T
   if (!rv.empty() && rv != current["metadata"].value("resourceVersion", "")) {
     return {409, nullptr, conflictModified(*t.type, t.name)};
   }
-  Json next;
-  if (t.sub == "status") {
-    next = current;
-    if (obj.contains("status")) {
-      next["status"] = obj["status"];
-    } else {
-      next.erase("status");
-    }
-  } else {
-    next = obj;
-    if (t.type->has_status) {
-      if (current.contains("status")) {
-        next["status"] = current["status"];
-      } else {
-        next.erase("status");
-      }
-    }
-  }
+  Json next = applyStatusRule(t.sub == "status", t.type->has_status, current, obj);
   if (t.type->custom) {
     if (auto e = admitCustom(t, next, req, out.warnings, t.sub == "status"))
       return {e->code, nullptr, e, out.warnings};
@@ -2065,22 +2064,8 @@ ApiServer::Impl::Outcome ApiServer::Impl::patch(const HttpRequest& req, const Ta
       pos = dot + 1;
     }
     *cur = replicas;
-  } else if (t.sub == "status") {
-    next = current;
-    if (patched.contains("status")) {
-      next["status"] = patched["status"];
-    } else {
-      next.erase("status");
-    }
   } else {
-    next = patched;
-    if (t.type->has_status) {
-      if (current.contains("status")) {
-        next["status"] = current["status"];
-      } else {
-        next.erase("status");
-      }
-    }
+    next = applyStatusRule(t.sub == "status", t.type->has_status, current, patched);
   }
   if (t.type->custom) {
     if (auto e = admitCustom(t, next, req, out.warnings, t.sub == "status"))
