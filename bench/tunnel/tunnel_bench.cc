@@ -25,8 +25,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -240,33 +243,88 @@ bool waitForPath(const Opener& open) {
   return false;
 }
 
-struct Measured {
-  bool ran = false;
-  double mb_per_s = 0;
-  double p50_us = 0, p99_us = 0, total_s = 0;
+// CPU seconds (user + system) used so far by `root` and every process below it, read from
+// /proc; 0 for no process. sshd serves a session in children of its listener.
+double treeCpuSeconds(pid_t root) {
+  if (root <= 0) return 0;
+  std::map<pid_t, std::vector<pid_t>> children;
+  std::map<pid_t, double> cpu;
+  static const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto stat = files::read(entry.path().string() + "/stat");
+    if (!stat) continue;
+    // Fields after the command name (which may hold spaces): state ppid ... utime(14) stime(15).
+    std::istringstream in(stat->substr(stat->rfind(')') + 2));
+    std::string state;
+    pid_t ppid = 0;
+    in >> state >> ppid;
+    std::string skip;
+    for (int field = 5; field < 14; ++field) in >> skip;
+    double utime = 0, stime = 0;
+    in >> utime >> stime;
+    pid_t pid = std::stoi(name);
+    children[ppid].push_back(pid);
+    cpu[pid] = (utime + stime) / ticks;
+  }
+  double total = 0;
+  std::vector<pid_t> todo{root};
+  while (!todo.empty()) {
+    pid_t pid = todo.back();
+    todo.pop_back();
+    total += cpu[pid];
+    for (pid_t child : children[pid]) todo.push_back(child);
+  }
+  return total;
+}
+
+// The processes a path's CPU is charged to: the tunnel server, and the node's ssh client.
+struct Processes {
+  pid_t server = 0;
+  pid_t node = 0;
 };
 
-Measured measure(const Opener& open, const Options& options) {
+struct Measured {
+  bool ran = false;
+  std::string error;  // why a run did not finish
+  double mb_per_s = 0;
+  double p50_us = 0, p99_us = 0, total_s = 0;
+  // CPU seconds per GiB moved, and microseconds per round trip, of each side.
+  double server_cpu_per_gib = 0, node_cpu_per_gib = 0;
+  double server_cpu_per_rt_us = 0, node_cpu_per_rt_us = 0;
+};
+
+Measured measure(const Opener& open, const Options& options, Processes processes = {}) {
   Measured r;
   {
     UniqueFd fd = open();
-    if (!fd.valid()) return r;
+    if (!fd.valid()) return r.error = "cannot open a stream", r;
     std::string command = fmt::format("bulk {}\n", options.bytes);
     auto start = Clock::now();
-    if (!sendAll(fd.get(), command.data(), command.size())) return r;
+    if (!sendAll(fd.get(), command.data(), command.size())) return r.error = "send failed", r;
     std::vector<char> buffer(256 * 1024);
+    double server_cpu = treeCpuSeconds(processes.server);
+    double node_cpu = treeCpuSeconds(processes.node);
     uint64_t received = 0;
     while (received < options.bytes) {
       ssize_t n = ::recv(fd.get(), buffer.data(), buffer.size(), 0);
-      if (n <= 0) return r;
+      if (n <= 0) {
+        r.error = fmt::format("the transfer ended after {} bytes ({})", received,
+                              n == 0 ? "end of stream" : std::strerror(errno));
+        return r;
+      }
       received += static_cast<uint64_t>(n);
     }
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     r.mb_per_s = static_cast<double>(received) / (1 << 20) / seconds;
+    double gib = static_cast<double>(received) / (1 << 30);
+    r.server_cpu_per_gib = (treeCpuSeconds(processes.server) - server_cpu) / gib;
+    r.node_cpu_per_gib = (treeCpuSeconds(processes.node) - node_cpu) / gib;
   }
   {
     UniqueFd fd = open();
-    if (!fd.valid() || !sendAll(fd.get(), "echo\n", 5)) return r;
+    if (!fd.valid() || !sendAll(fd.get(), "echo\n", 5)) return r.error = "cannot open a stream", r;
     std::string message(options.message, 'r');
     std::string reply(options.message, '\0');
     auto roundTrip = [&] {
@@ -275,17 +333,22 @@ Measured measure(const Opener& open, const Options& options) {
     };
     // Warm the path (page faults, window growth) before timing it.
     for (int i = 0; i < std::min(options.round_trips, 200); ++i) {
-      if (!roundTrip()) return r;
+      if (!roundTrip()) return r.error = "a round trip failed", r;
     }
     std::vector<double> samples;
     samples.reserve(static_cast<size_t>(options.round_trips));
+    double server_cpu = treeCpuSeconds(processes.server);
+    double node_cpu = treeCpuSeconds(processes.node);
     auto start = Clock::now();
     for (int i = 0; i < options.round_trips; ++i) {
       auto t0 = Clock::now();
-      if (!roundTrip()) return r;
+      if (!roundTrip()) return r.error = "a round trip failed", r;
       samples.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
     r.total_s = std::chrono::duration<double>(Clock::now() - start).count();
+    double per_rt = 1e6 / options.round_trips;
+    r.server_cpu_per_rt_us = (treeCpuSeconds(processes.server) - server_cpu) * per_rt;
+    r.node_cpu_per_rt_us = (treeCpuSeconds(processes.node) - node_cpu) * per_rt;
     std::sort(samples.begin(), samples.end());
     auto percentile = [&](double q) {
       size_t index = static_cast<size_t>(q * static_cast<double>(samples.size() - 1) + 0.5);
@@ -313,6 +376,10 @@ Measured median(std::vector<Measured> runs) {
   m.p50_us = pick(&Measured::p50_us);
   m.p99_us = pick(&Measured::p99_us);
   m.total_s = pick(&Measured::total_s);
+  m.server_cpu_per_gib = pick(&Measured::server_cpu_per_gib);
+  m.node_cpu_per_gib = pick(&Measured::node_cpu_per_gib);
+  m.server_cpu_per_rt_us = pick(&Measured::server_cpu_per_rt_us);
+  m.node_cpu_per_rt_us = pick(&Measured::node_cpu_per_rt_us);
   return m;
 }
 
@@ -376,6 +443,12 @@ connect:
     Opener open = [socket_path] { return connectThroughHerd(socket_path); };
     if (!waitForPath(open)) die("no stream through herd: " + logOf("herd_ssh") + logOf("herd"));
     return open;
+  }
+
+  Processes herdProcesses() const { return {herd_->pid(), herd_node_->pid()}; }
+  Processes sshdProcesses() const {
+    if (!sshd_) return {};
+    return {sshd_->pid(), sshd_node_->pid()};
   }
 
   // OpenSSH's sshd with a config of its own; the node's -R makes sshd listen on forward_port.
@@ -521,11 +594,13 @@ int main(int argc, char** argv) {
     // Alternate which tunnel goes first, so that neither always follows the other.
     for (int turn = 0; turn < 2; ++turn) {
       if ((turn + i) % 2 == 0) {
-        herd_runs.push_back(measure(herd, options));
-        if (!herd_runs.back().ran) die("the herd path failed during the run");
+        herd_runs.push_back(measure(herd, options, bench.herdProcesses()));
+        if (!herd_runs.back().ran)
+          die("the herd path failed during the run: " + herd_runs.back().error);
       } else if (openssh) {
-        openssh_runs.push_back(measure(*openssh, options));
-        if (!openssh_runs.back().ran) die("the OpenSSH path failed during the run");
+        openssh_runs.push_back(measure(*openssh, options, bench.sshdProcesses()));
+        if (!openssh_runs.back().ran)
+          die("the OpenSSH path failed during the run: " + openssh_runs.back().error);
       }
     }
   }
@@ -552,7 +627,18 @@ int main(int argc, char** argv) {
   row(fmt::format("{} round trips (s)", options.round_trips), cell(d, d.total_s, "{:.3f}"),
       cell(o, o.total_s, "{:.3f}"), cell(h, h.total_s, "{:.3f}"),
       ratio(h, o, h.total_s, o.total_s));
-  fmt::print("\nthroughput: herd/OpenSSH above 1.0 is better; latency: below 1.0 is better.\n");
+  // CPU is per unit of work, so a faster path is not charged for doing more of it. The clock
+  // ticks are 10 ms, hence the 1 GiB transfer and 10,000 round trips.
+  row("server CPU s per GiB", "", cell(o, o.server_cpu_per_gib, "{:.2f}"),
+      cell(h, h.server_cpu_per_gib, "{:.2f}"),
+      ratio(h, o, h.server_cpu_per_gib, o.server_cpu_per_gib));
+  row("node ssh CPU s per GiB", "", cell(o, o.node_cpu_per_gib, "{:.2f}"),
+      cell(h, h.node_cpu_per_gib, "{:.2f}"), ratio(h, o, h.node_cpu_per_gib, o.node_cpu_per_gib));
+  row("server CPU us per round trip", "", cell(o, o.server_cpu_per_rt_us, "{:.1f}"),
+      cell(h, h.server_cpu_per_rt_us, "{:.1f}"),
+      ratio(h, o, h.server_cpu_per_rt_us, o.server_cpu_per_rt_us));
+  fmt::print(
+      "\nthroughput: herd/OpenSSH above 1.0 is better; latency and CPU: below 1.0 is better.\n");
   if (!openssh) fmt::print("OpenSSH sshd column: n/a (needs root and /usr/sbin/sshd)\n");
   return 0;
 }

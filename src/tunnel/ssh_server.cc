@@ -12,9 +12,11 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -37,10 +39,14 @@ void initLibssh() {
 
 namespace {
 
-// One read from a client socket, and the most a stream holds on its way to the client. The
-// SSH window (libssh grows it to ~1.2 MB) bounds what a node may send ahead on one channel;
-// with this, a stalled reader costs at most ~1.3 MB and never blocks other channels.
+// One read from a client socket.
 constexpr size_t kRelayChunk = 64 * 1024;
+// The most a stream holds on its way to the client. A stream takes all that libssh holds for
+// its channel at once (up to this), because libssh moves the rest of a channel buffer to its
+// front whenever a read leaves some behind. The SSH window (libssh grows it to ~1.2 MB) bounds
+// what a node may send ahead on one channel, so a stalled reader costs at most ~2.2 MB and
+// never blocks other channels. The buffer grows only as far as a stream's bursts need.
+constexpr size_t kMaxToClient = 1024 * 1024;
 // Channel opens a node may attempt (all refused) before it is disconnected as hostile.
 constexpr int kMaxRefusedChannelOpens = 64;
 // Failed public-key attempts before the connection is dropped (OpenSSH's MaxAuthTries is 6).
@@ -99,6 +105,7 @@ class SshNodeSession : public NodeSession, public std::enable_shared_from_this<S
   void acceptNewStreams();
   void startStream(StreamRequest&& request);
   void advanceOpening(Stream& s, Clock::time_point now);
+  int onChannelData(Stream& s, const char* data, uint32_t size, bool is_stderr);
   void pumpToClient(Stream& s);
   void pumpToNode(Stream& s);
   bool streamDone(const Stream& s) const;
@@ -189,7 +196,10 @@ struct SshNodeSession::Stream {
   ssh_channel_callbacks_struct callbacks{};
   bool open = false;
   Clock::time_point open_deadline;
-  std::vector<char> to_client;  // bytes read from the channel, not yet written to the client
+  // Bytes read from the channel, not yet written to the client: [to_client_off, to_client_len).
+  std::unique_ptr<char[]> to_client;
+  size_t to_client_cap = 0;
+  size_t to_client_len = 0;
   size_t to_client_off = 0;
   bool channel_has_data = true;  // set by libssh callbacks: look at the channel again
   bool client_eof = false;       // the client half-closed; EOF sent on the channel
@@ -198,12 +208,29 @@ struct SshNodeSession::Stream {
   short revents = 0;
 };
 
-int SshNodeSession::channelDataThunk(ssh_session, ssh_channel, void*, uint32_t, int, void* stream) {
-  // Consume nothing: the bytes stay in libssh's channel buffer, which keeps the channel's
-  // window closed until pumpToClient() has written them to the client. That is the whole of
-  // the per-channel flow control.
-  static_cast<Stream*>(stream)->channel_has_data = true;
-  return 0;
+int SshNodeSession::channelDataThunk(ssh_session, ssh_channel, void* data, uint32_t size,
+                                     int is_stderr, void* stream) {
+  auto* s = static_cast<Stream*>(stream);
+  return s->owner->onChannelData(*s, static_cast<const char*>(data), size, is_stderr != 0);
+}
+
+int SshNodeSession::onChannelData(Stream& s, const char* data, uint32_t size, bool is_stderr) {
+  if (is_stderr) return static_cast<int>(size);  // forwarded-tcpip channels carry no stderr
+  // Straight from libssh's buffer to the client when nothing is queued ahead of it. What the
+  // client cannot take now stays in libssh's channel buffer, which keeps the channel's window
+  // closed until pumpToClient() has delivered it: that is the per-channel flow control.
+  if (!s.open || s.failed || s.to_client_off < s.to_client_len) {
+    s.channel_has_data = true;
+    return 0;
+  }
+  ssize_t n = ::send(s.request.fd.get(), data, size, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) s.failed = true;
+    n = 0;
+  }
+  if (n > 0) server_.metrics.add(Metric::bytes_from_nodes, static_cast<uint64_t>(n));
+  if (static_cast<uint32_t>(n) < size) s.channel_has_data = true;
+  return static_cast<int>(n);
 }
 
 void SshNodeSession::channelEventThunk(ssh_session, ssh_channel, void* stream) {
@@ -406,7 +433,7 @@ void SshNodeSession::loop() {
       s.revents = 0;
       if (!s.open) continue;
       short events = 0;
-      bool client_pending = s.to_client.size() > s.to_client_off;
+      bool client_pending = s.to_client_len > s.to_client_off;
       if (client_pending) events |= POLLOUT;
       if (!client_pending && s.channel_has_data) busy = true;
       // Reading a client is gated by its own channel's window (and by the node's TCP
@@ -434,7 +461,13 @@ void SshNodeSession::loop() {
       [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof count);
     }
     for (size_t i = 0; i < polled.size(); ++i) polled[i]->revents = fds[i + 2].revents;
-    if (ssh_event_dopoll(event_.get(), 0) == SSH_ERROR) break;
+    // libssh reads the node's socket 4 KiB per poll; while the socket has more, keep
+    // feeding it (bounded, so the streams are served between batches).
+    int rc = ssh_event_dopoll(event_.get(), 0);
+    for (int more = 0; rc == SSH_OK && (fds[0].revents & POLLIN) && more < 64; ++more) {
+      rc = ssh_event_dopoll(event_.get(), 0);
+    }
+    if (rc == SSH_ERROR) break;
     if ((ssh_get_status(session_.get()) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0) break;
     if (now > auth_deadline && (!authenticated_ || forwards_.empty())) {
       // A node authenticates and binds its names at once; anything slower is holding a
@@ -551,35 +584,64 @@ void SshNodeSession::pumpToClient(Stream& s) {
   if (s.node_eof) return;
   // Bounded so one busy stream cannot starve the others in this round.
   for (int round = 0; round < 8; ++round) {
-    if (s.to_client_off < s.to_client.size()) {
-      ssize_t n = ::send(s.request.fd.get(), s.to_client.data() + s.to_client_off,
-                         s.to_client.size() - s.to_client_off, MSG_NOSIGNAL);
-      if (n < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) s.failed = true;
+    bool client_full = false;
+    if (s.to_client_off < s.to_client_len) {
+      ssize_t n = ::send(s.request.fd.get(), s.to_client.get() + s.to_client_off,
+                         s.to_client_len - s.to_client_off, MSG_NOSIGNAL);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        s.failed = true;
         return;
       }
-      s.to_client_off += static_cast<size_t>(n);
-      if (s.to_client_off < s.to_client.size()) return;
+      if (n > 0) s.to_client_off += static_cast<size_t>(n);
+      client_full = s.to_client_off < s.to_client_len;
     }
     if (!s.channel_has_data) return;
-    s.to_client.resize(kRelayChunk);
-    s.to_client_off = 0;
-    int n = ssh_channel_read_nonblocking(s.channel, s.to_client.data(), kRelayChunk, 0);
-    if (n < 0) {
-      s.to_client.clear();
+    // Keep taking from the channel while the client is slow, so its window keeps growing
+    // (libssh reopens a window only when the channel is read); stop when the buffer is full.
+    size_t pending = s.to_client_len - s.to_client_off;
+    if (s.to_client_off > 0) {
+      std::memmove(s.to_client.get(), s.to_client.get() + s.to_client_off, pending);
+      s.to_client_off = 0;
+      s.to_client_len = pending;
+    }
+    int available = ssh_channel_poll(s.channel, 0);
+    if (available == SSH_ERROR) {
       s.failed = true;
       return;
     }
-    s.to_client.resize(static_cast<size_t>(n));
-    if (n == 0) {
+    if (available == SSH_EOF || (available == 0 && ssh_channel_is_eof(s.channel))) {
+      // The node half-closed and libssh holds nothing more: pass the EOF on once the client
+      // has all that came before it.
+      if (pending > 0) return;
       s.channel_has_data = false;
-      if (ssh_channel_is_eof(s.channel)) {
-        ::shutdown(s.request.fd.get(), SHUT_WR);
-        s.node_eof = true;
-      }
+      ::shutdown(s.request.fd.get(), SHUT_WR);
+      s.node_eof = true;
       return;
     }
+    size_t want = pending + static_cast<size_t>(std::max(available, 1));
+    if (want > s.to_client_cap && s.to_client_cap < kMaxToClient) {
+      size_t cap = std::min(std::max(want, 2 * s.to_client_cap), kMaxToClient);
+      auto grown = std::make_unique_for_overwrite<char[]>(cap);
+      if (pending > 0) std::memcpy(grown.get(), s.to_client.get(), pending);
+      s.to_client = std::move(grown);
+      s.to_client_cap = cap;
+    }
+    size_t space = s.to_client_cap - pending;
+    if (space == 0) return;
+    int n = ssh_channel_read_nonblocking(s.channel, s.to_client.get() + pending,
+                                         static_cast<uint32_t>(space), 0);
+    if (n == SSH_EOF) n = 0;  // handled on the next pass, once the buffer is delivered
+    if (n < 0) {
+      s.failed = true;
+      return;
+    }
+    if (n == 0) {
+      if (pending == 0) s.channel_has_data = false;
+      return;
+    }
+    s.to_client_len = pending + static_cast<size_t>(n);
     server_.metrics.add(Metric::bytes_from_nodes, static_cast<uint64_t>(n));
+    if (client_full) return;
   }
 }
 
@@ -608,7 +670,7 @@ void SshNodeSession::pumpToNode(Stream& s) {
 bool SshNodeSession::streamDone(const Stream& s) const {
   if (s.failed) return true;
   if (!s.open) return false;
-  if (s.to_client_off < s.to_client.size()) return false;
+  if (s.to_client_off < s.to_client_len) return false;
   if (s.client_eof && s.node_eof) return true;
   // The node closed the channel outright: whatever it sent has been delivered.
   return ssh_channel_is_closed(s.channel) && !s.channel_has_data;

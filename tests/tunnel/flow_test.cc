@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include "common/files.h"
@@ -159,6 +160,27 @@ TEST_F(FlowTest, StalledStreamDoesNotBlockAnotherOnTheSameNode) {
   EXPECT_EQ(::poll(&p, 1, 0), 1);
 }
 
+// The node sends N bytes and closes while the client is not reading: the client still gets
+// all N bytes, and only then the end of the stream (a half-close must never overtake data).
+TEST_F(FlowTest, SlowReaderGetsEveryByteBeforeTheEnd) {
+  for (size_t bytes : {size_t{1}, size_t{100000}, size_t{8} << 20}) {
+    UniqueFd fd = stream(fmt::format("bulk {}", bytes));
+    ASSERT_TRUE(fd.valid());
+    std::this_thread::sleep_for(500ms);  // the kubelet finishes and closes meanwhile
+    size_t received = 0;
+    char buffer[64 * 1024];
+    while (true) {
+      pollfd p{fd.get(), POLLIN, 0};
+      ASSERT_EQ(::poll(&p, 1, 10000), 1) << "stalled at " << received << " of " << bytes;
+      ssize_t n = ::recv(fd.get(), buffer, sizeof buffer, 0);
+      ASSERT_GE(n, 0) << std::strerror(errno);
+      if (n == 0) break;
+      received += static_cast<size_t>(n);
+    }
+    EXPECT_EQ(received, bytes);
+  }
+}
+
 TEST_F(FlowTest, HostileInputLeavesTheGatewayUpAndBounded) {
   long rss_before = residentKib();
   // Garbage on the SSH port, and connections that never speak (held open, then dropped).
@@ -208,8 +230,7 @@ TEST_F(FlowTest, ManyStreamsLeaveNoDescriptorsOrMemoryBehind) {
     writeAll(fd.get(), "x");
     return readAll(fd.get(), 1, 5s) == "x";
   };
-  for (int i = 0; i < 500; ++i)
-    ASSERT_TRUE(oneStream());  // warm up allocators and caches
+  for (int i = 0; i < 500; ++i) ASSERT_TRUE(oneStream());  // warm up allocators and caches
   eventually([&] { return metric("streams_live") == 0; }, 5s);
   int fds_before = openDescriptors();
   long rss_before = residentKib();
