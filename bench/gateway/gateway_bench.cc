@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -145,6 +146,9 @@ struct Options {
   int duration = 5;
   int connections = 32;
   int idle = 5000;
+  // Rounds over all proxies, each round in a rotated order; every figure is the median of its
+  // rounds, because load from outside shifts between one proxy's turn and the next.
+  int repeat = 3;
 };
 
 class Bench {
@@ -208,28 +212,51 @@ http {{
       double cpu_per_1000 = 0;
       long idle_rss = 0;
     };
+    const size_t n = proxies_.size();
+    std::vector<std::vector<Row>> rounds(n);
+    for (int round = 0; round < options_.repeat; ++round) {
+      for (size_t turn = 0; turn < n; ++turn) {
+        size_t i = (turn + static_cast<size_t>(round)) % n;
+        Proxy& p = proxies_[i];
+        Row row;
+        std::vector<pid_t> pids = withChildren(p.process->pid());
+        double cpu_before = 0;
+        for (pid_t pid : pids) cpu_before += cpuSeconds(pid);
+        row.keepalive = wrk(p.port, "/small", false);
+        double cpu_after = 0;
+        for (pid_t pid : pids) cpu_after += cpuSeconds(pid);
+        row.cpu_per_1000 = row.keepalive.requests > 0
+                               ? (cpu_after - cpu_before) * 1000 * 1000 / row.keepalive.requests
+                               : 0;
+        row.large = wrk(p.port, "/64k", false);
+        row.fresh = wrk(p.port, "/small", true);
+        rounds[i].push_back(row);
+      }
+    }
     std::vector<Row> rows;
-    for (auto& p : proxies_) {
+    for (size_t i = 0; i < n; ++i) {
+      auto median = [&](auto get) {
+        std::vector<double> values;
+        for (const Row& r : rounds[i]) values.push_back(get(r));
+        std::sort(values.begin(), values.end());
+        return values[values.size() / 2];
+      };
       Row row;
-      row.name = p.name;
-      std::vector<pid_t> pids = withChildren(p.process->pid());
-      double cpu_before = 0;
-      for (pid_t pid : pids) cpu_before += cpuSeconds(pid);
-      row.keepalive = wrk(p.port, "/small", false);
-      double cpu_after = 0;
-      for (pid_t pid : pids) cpu_after += cpuSeconds(pid);
-      row.cpu_per_1000 = row.keepalive.requests > 0
-                             ? (cpu_after - cpu_before) * 1000 * 1000 / row.keepalive.requests
-                             : 0;
-      row.large = wrk(p.port, "/64k", false);
-      row.fresh = wrk(p.port, "/small", true);
-      row.idle_rss = idleRss(p);
+      row.name = proxies_[i].name;
+      row.keepalive.requests_per_s =
+          median([](const Row& r) { return r.keepalive.requests_per_s; });
+      row.keepalive.p50_ms = median([](const Row& r) { return r.keepalive.p50_ms; });
+      row.keepalive.p99_ms = median([](const Row& r) { return r.keepalive.p99_ms; });
+      row.large.mb_per_s = median([](const Row& r) { return r.large.mb_per_s; });
+      row.fresh.requests_per_s = median([](const Row& r) { return r.fresh.requests_per_s; });
+      row.cpu_per_1000 = median([](const Row& r) { return r.cpu_per_1000; });
+      row.idle_rss = idleRss(proxies_[i]);
       rows.push_back(row);
     }
     fmt::print(
         "\nbench/gateway: {} s per figure, {} connections, proxies pinned to core 1 with "
-        "one worker each\n\n",
-        options_.duration, options_.connections);
+        "one worker each; median of {} rounds\n\n",
+        options_.duration, options_.connections, options_.repeat);
     fmt::print("{:<36}", "figure");
     for (auto& r : rows) fmt::print("{:>14}", r.name);
     fmt::print("{:>14}{:>14}\n", "herd/haproxy", "herd/nginx");
@@ -408,9 +435,12 @@ int main(int argc, char** argv) {
       options.connections = next();
     } else if (a == "--idle") {
       options.idle = next();
+    } else if (a == "--repeat") {
+      options.repeat = std::max(1, next());
     } else {
       fmt::print(
           "usage: herd_bench_gateway [--duration SECONDS=5] [--connections N=32] [--idle N=5000]\n"
+          "                          [--repeat N=3]\n"
           "Runs herd gateway, HAProxy and nginx stream side by side (needs root for a private\n"
           "/etc/hosts, and haproxy, nginx with the stream module, wrk, openssl, taskset).\n");
       return a == "--help" ? 0 : 2;

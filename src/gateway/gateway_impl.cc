@@ -4,13 +4,18 @@
 // every timeout of its connections (no timer per connection: ten thousand idle connections
 // cost ten thousand sockets, not ten thousand timers).
 //
-// Bytes are moved in the reactor style: wait for readiness, read into a pooled buffer, write
-// as much as the peer takes, and wait for writability when it takes no more. A direction
-// holds a buffer only while it has bytes in flight, so idle connections hold none. Reading
-// stops while a write is pending: that is the backpressure, in both directions.
+// Bytes are moved in the reactor style: a direction waits for bytes with a read into its own
+// small inbox (enough for a request or a short answer, so a keep-alive exchange never takes a
+// pooled buffer), reads on into a pooled buffer while more is there, writes as much as the
+// peer takes, and waits to write the rest when it takes no more. Reads and writes go through
+// Asio's own operations, not bare readiness waits: Asio remembers that a socket was emptied
+// and does not ask again until the kernel signals, and it re-arms nothing in epoll per wait.
+// A direction holds a pooled buffer only while it has bytes in flight, so idle connections
+// hold none. Reading stops while a write is pending: that is the backpressure, both ways.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <condition_variable>
 #include <latch>
@@ -41,7 +46,10 @@ using boost::system::error_code;
 constexpr std::chrono::milliseconds kSweepInterval{100};
 // One buffer per direction with bytes in flight. 32 KiB moves a 64 KiB response in two reads
 // and keeps a fully busy connection under 64 KiB.
-constexpr size_t kBufferSize = 32 * 1024;
+constexpr size_t kBufferSize = 64 * 1024;
+// What a waiting direction reads first: a keep-alive request or response of this size goes
+// through without a pooled buffer and without a second read.
+constexpr size_t kInboxSize = 512;
 // Buffers kept for reuse per worker; beyond that they go back to the allocator.
 constexpr size_t kMaxPooledBuffers = 1024;
 // Reads and writes done for one direction before yielding to the other connections.
@@ -120,6 +128,8 @@ struct Pipe {
   tcp::socket* to = nullptr;
   std::unique_ptr<char[]> buffer;
   std::string initial;  // the inspected bytes (and a PROXY header) go first to the backend
+  std::array<char, kInboxSize> inbox;
+  const char* data = nullptr;  // what is being written: initial, inbox or buffer
   size_t length = 0;
   size_t offset = 0;
   uint64_t unflushed_bytes = 0;
@@ -151,7 +161,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void connectBackend();
   void onConnected(const error_code& ec);
   void startProxying();
-  void pump(Pipe& pipe);
+  // Moves bytes one way until the source is empty or the destination full. `drained`: the
+  // last read (done by Asio) found the source empty, so do not read again before waiting.
+  void pump(Pipe& pipe, bool drained = false);
+  void waitToRead(Pipe& pipe);
+  void waitToWrite(Pipe& pipe);
   void finishPipe(Pipe& pipe);
   void flushStats();
   bool routeStillExists(const RouteTable& table) const;
@@ -590,26 +604,20 @@ void Connection::startProxying() {
   downstream_.to = &client_;
   downstream_.to_client = true;
   // The inspected bytes are the first thing the backend must see.
+  upstream_.data = upstream_.initial.data();
   upstream_.length = upstream_.initial.size();
   pump(upstream_);
   if (phase_ == Phase::kProxying) pump(downstream_);
 }
 
-void Connection::pump(Pipe& pipe) {
+void Connection::pump(Pipe& pipe, bool drained) {
   if (phase_ != Phase::kProxying || pipe.done) return;
   for (int budget = kPumpBudget; budget > 0; --budget) {
     if (pipe.offset < pipe.length) {
-      const char* data = pipe.initial.empty() ? pipe.buffer.get() : pipe.initial.data();
       error_code ec;
       size_t n =
-          pipe.to->write_some(asio::buffer(data + pipe.offset, pipe.length - pipe.offset), ec);
-      if (ec == asio::error::would_block) {
-        pipe.to->async_wait(tcp::socket::wait_write,
-                            [self = shared_from_this(), &pipe](const error_code& wait_ec) {
-                              if (!wait_ec) self->pump(pipe);
-                            });
-        return;
-      }
+          pipe.to->write_some(asio::buffer(pipe.data + pipe.offset, pipe.length - pipe.offset), ec);
+      if (ec == asio::error::would_block) return waitToWrite(pipe);
       if (ec) {
         failed_ = true;
         return close();
@@ -623,18 +631,12 @@ void Connection::pump(Pipe& pipe) {
       pipe.initial.shrink_to_fit();
     }
     if (pipe.eof) return finishPipe(pipe);
+    // A short read emptied the socket: anything newer raises a fresh event for the wait.
+    if (drained) return waitToRead(pipe);
     if (!pipe.buffer) pipe.buffer = worker_.takeBuffer();
     error_code ec;
     size_t n = pipe.from->read_some(asio::buffer(pipe.buffer.get(), kBufferSize), ec);
-    if (ec == asio::error::would_block) {
-      // Idle: give the buffer back and wait for bytes without one.
-      worker_.returnBuffer(std::move(pipe.buffer));
-      pipe.from->async_wait(tcp::socket::wait_read,
-                            [self = shared_from_this(), &pipe](const error_code& wait_ec) {
-                              if (!wait_ec) self->pump(pipe);
-                            });
-      return;
-    }
+    if (ec == asio::error::would_block) return waitToRead(pipe);
     if (ec == asio::error::eof) {
       pipe.eof = true;
       continue;
@@ -644,12 +646,51 @@ void Connection::pump(Pipe& pipe) {
       failed_ = ec != asio::error::connection_reset;
       return close();
     }
+    pipe.data = pipe.buffer.get();
     pipe.length = n;
     pipe.offset = 0;
+    drained = n < kBufferSize;
     last_activity_ = worker_.now();
   }
   // Budget spent: let the loop serve other connections, then continue.
   asio::post(worker_.context(), [self = shared_from_this(), &pipe] { self->pump(pipe); });
+}
+
+void Connection::waitToRead(Pipe& pipe) {
+  // Idle: give the buffer back and wait with the inbox alone.
+  worker_.returnBuffer(std::move(pipe.buffer));
+  pipe.from->async_read_some(
+      asio::buffer(pipe.inbox), [self = shared_from_this(), &pipe](const error_code& ec, size_t n) {
+        if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
+        if (ec == asio::error::eof) {
+          pipe.eof = true;
+          return self->pump(pipe);
+        }
+        if (ec) {
+          self->failed_ = ec != asio::error::connection_reset;
+          return self->close();
+        }
+        pipe.data = pipe.inbox.data();
+        pipe.length = n;
+        pipe.offset = 0;
+        self->last_activity_ = self->worker_.now();
+        self->pump(pipe, n < pipe.inbox.size());
+      });
+}
+
+void Connection::waitToWrite(Pipe& pipe) {
+  pipe.to->async_write_some(
+      asio::buffer(pipe.data + pipe.offset, pipe.length - pipe.offset),
+      [self = shared_from_this(), &pipe](const error_code& ec, size_t n) {
+        if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
+        if (ec) {
+          self->failed_ = true;
+          return self->close();
+        }
+        pipe.offset += n;
+        pipe.unflushed_bytes += n;
+        self->pump(pipe);
+      });
 }
 
 void Connection::finishPipe(Pipe& pipe) {
