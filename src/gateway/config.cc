@@ -170,7 +170,8 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
   if (root.contains("tunnel")) {
     // The tunnel's own parser, on the section as it stands: one schema for `herd tunnel
     // --config` and the gateway. JSON is YAML, so the subtree goes back as its JSON text.
-    auto tunnel = tunnel::TunnelConfig::parse(root.at("tunnel").dump(), base_dir);
+    c.tunnel_section = root.at("tunnel").dump();
+    auto tunnel = tunnel::TunnelConfig::parse(c.tunnel_section, base_dir);
     if (!tunnel) return tunnel.status().withContext("tunnel");
     c.tunnel = std::move(*tunnel);
   }

@@ -3,9 +3,9 @@
 //
 // parseGatewayConfig() builds an immutable GatewayConfig from the YAML of `herd gateway
 // --config FILE` and returns an error naming the field instead of throwing. The file is read
-// again on every change: listeners and workers are fixed at start (a change is logged and
-// waits for a restart); everything else applies to new connections at once. Value type;
-// thread-safe once built.
+// again on every change: listeners, workers and the tunnel are fixed at start (a change is
+// logged as needing a restart); limits, timeouts, health checking and routes apply to new
+// connections at once. Value type; thread-safe once built.
 #pragma once
 
 #include <chrono>
@@ -95,6 +95,9 @@ struct GatewayConfig {
   // The SSH tunnel server and its CONNECT listeners, served in the gateway's process; absent:
   // none. The same schema as `herd tunnel --config` (tunnel/config.h). Fixed at start.
   std::optional<tunnel::TunnelConfig> tunnel;
+  // The tunnel section as parsed (compact JSON; empty when absent): how a reload tells that
+  // it changed, which takes a restart.
+  std::string tunnel_section;
 };
 
 // Parses the YAML (or JSON) text of a gateway configuration and validates it: unknown fields,

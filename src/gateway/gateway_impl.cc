@@ -22,6 +22,7 @@
 #include <list>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "common/log.h"
 #include "gateway/admin_server.h"
@@ -210,16 +211,15 @@ class GatewayImpl : public Gateway {
   std::string metricsText() const override;
 
   GatewayStats& stats() { return stats_; }
-  const Limits& limits() const { return limits_; }
   void runHealthChecks();
 
  private:
   void applyConfig(const GatewayConfig& config);
+  void warnAboutRestartOnlyChanges(const GatewayConfig& config);
 
   std::unique_ptr<RouteSource> source_;
   GatewayStats stats_;
   RouteRegistry registry_;
-  Limits limits_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<AdminServer> admin_;
   // The SSH tunnel server and CONNECT egress, when the configuration has a tunnel section.
@@ -227,6 +227,8 @@ class GatewayImpl : public Gateway {
   mutable std::mutex table_mutex_;
   std::shared_ptr<const RouteTable> table_;
   GatewayConfig startup_config_;
+  // The restart-only fields that differ from the running ones, as last warned about.
+  std::string restart_pending_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
   bool started_ = false;
@@ -290,8 +292,9 @@ void Worker::accept(Listener& listener) {
     }
     auto& stats = gateway_.stats();
     bump(stats.counters.connections_accepted);
+    // This worker's table: a reloaded limit applies to the next connection accepted.
     if (stats.active_connections.load(std::memory_order_relaxed) >=
-        gateway_.limits().max_connections) {
+        table_->config().limits.max_connections) {
       bump(stats.counters.rejected_global_limit);
       socket.close(ec);
     } else {
@@ -399,7 +402,7 @@ void Connection::waitForHello() {
 
 void Connection::onClientReadable(const error_code& ec) {
   if (ec || phase_ != Phase::kInspecting) return;
-  const auto& limits = worker_.gateway().limits();
+  const auto& limits = worker_.table()->config().limits;
   size_t cap =
       kind_ == ListenerKind::kTls ? limits.max_client_hello_bytes : limits.max_http_head_bytes;
   char chunk[4096];
@@ -416,8 +419,8 @@ void Connection::onClientReadable(const error_code& ec) {
 void Connection::inspect() {
   auto& stats = worker_.gateway().stats();
   auto& counters = stats.counters;
-  const auto& limits = worker_.gateway().limits();
   const RouteTable& table = *worker_.table();
+  const auto& limits = table.config().limits;
   if (kind_ == ListenerKind::kTls) {
     auto hello = inspectClientHello(
         std::span(reinterpret_cast<const uint8_t*>(peeked_.data()), peeked_.size()),
@@ -806,7 +809,6 @@ Status GatewayImpl::start() {
   }
   started_ = true;
   const GatewayConfig& config = startup_config_;
-  limits_ = config.limits;
   size_t workers = config.workers > 0 ? static_cast<size_t>(config.workers)
                                       : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::pair<ListenerKind, std::string>> listeners{
@@ -852,16 +854,34 @@ Status GatewayImpl::start() {
   return Status::ok();
 }
 
+// Listeners, workers and the tunnel are bound once: a change to them is named in a warning
+// (once per distinct change, not on every route update), and the rest of the configuration
+// applies all the same.
+void GatewayImpl::warnAboutRestartOnlyChanges(const GatewayConfig& config) {
+  const GatewayConfig& running = startup_config_;
+  std::vector<std::tuple<std::string, std::string, std::string>> changed;
+  for (auto [field, now, wanted] :
+       {std::tuple{"listeners.tls", running.tls_listen, config.tls_listen},
+        {"listeners.http", running.http_listen, config.http_listen},
+        {"listeners.admin", running.admin_listen, config.admin_listen},
+        {"workers", std::to_string(running.workers), std::to_string(config.workers)},
+        {"tunnel", running.tunnel_section, config.tunnel_section}}) {
+    if (now != wanted) changed.emplace_back(field, now, wanted);
+  }
+  std::string summary;
+  for (const auto& [field, now, wanted] : changed) summary += field + "=" + wanted + "\n";
+  if (summary == restart_pending_) return;
+  restart_pending_ = summary;
+  for (const auto& [field, now, wanted] : changed) {
+    bool tunnel = field == "tunnel";  // its JSON says little in a log line
+    log::root().warn(
+        "configuration change needs a restart; the rest is applied",
+        {{"field", field}, {"running", tunnel ? "" : now}, {"configured", tunnel ? "" : wanted}});
+  }
+}
+
 void GatewayImpl::applyConfig(const GatewayConfig& config) {
-  if (config.tls_listen != startup_config_.tls_listen ||
-      config.http_listen != startup_config_.http_listen ||
-      config.admin_listen != startup_config_.admin_listen ||
-      config.workers != startup_config_.workers) {
-    log::root().warn("listener and worker changes apply at the next restart");
-  }
-  if (config.tunnel.has_value() != startup_config_.tunnel.has_value()) {
-    log::root().warn("tunnel changes apply at the next restart");
-  }
+  warnAboutRestartOnlyChanges(config);
   auto table = registry_.build(config);
   if (!table) {
     bump(stats_.counters.config_reload_errors);
