@@ -30,11 +30,12 @@ bool followsSeed(const GatewayOptions& o) {
 }
 
 // The route source the flags ask for: the file alone, or the seed API with the file giving
-// listeners, limits and static routes (read once: with a seed, routes follow the seed).
+// listeners, limits, timeouts and static routes (the file is followed in both cases).
 Result<std::unique_ptr<gateway::RouteSource>> makeRouteSource(const GatewayOptions& o) {
   if (!followsSeed(o))
     return std::unique_ptr<gateway::RouteSource>(
         std::make_unique<gateway::FileRouteSource>(o.config));
+  // Fail on a bad file before dialling the seed.
   auto base = gateway::loadGatewayConfig(o.config);
   if (!base) return base.status();
   auto rest = o.in_cluster ? kube::inClusterConfig()
@@ -45,6 +46,7 @@ Result<std::unique_ptr<gateway::RouteSource>> makeRouteSource(const GatewayOptio
   if (!client) return client.status();
   gateway::SeedRouteSourceOptions options;
   options.base = std::move(*base);
+  options.base_path = o.config;
   return std::unique_ptr<gateway::RouteSource>(
       std::make_unique<gateway::SeedRouteSource>(std::move(*client), std::move(options)));
 }

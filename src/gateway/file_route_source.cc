@@ -1,35 +1,13 @@
 #include "gateway/file_route_source.h"
 
-#include <sys/stat.h>
-
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 
 #include "common/files.h"
+#include "gateway/file_stamp.h"
 
 namespace herd::gateway {
-namespace {
-
-// What identifies one version of the file. Size and nanosecond mtime catch in-place writes;
-// inode and device catch rename and symlink swaps that keep both.
-struct FileStamp {
-  bool present = false;
-  dev_t dev = 0;
-  ino_t ino = 0;
-  off_t size = 0;
-  int64_t mtime_ns = 0;
-  friend bool operator==(const FileStamp&, const FileStamp&) = default;
-};
-
-FileStamp stampOf(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return {};
-  return {true, st.st_dev, st.st_ino, st.st_size,
-          static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
-}
-
-}  // namespace
 
 struct FileRouteSource::State {
   std::string path;

@@ -13,6 +13,7 @@
 #include "api/defaults.h"
 #include "api/naming.h"
 #include "common/log.h"
+#include "gateway/file_stamp.h"
 #include "kube/client.h"
 #include "kube/informer.h"
 
@@ -201,6 +202,8 @@ struct SeedRouteSource::State {
   bool dirty = false;
   bool stopping = false;
   std::string delivered;  // fingerprint of the last configuration handed out
+  FileStamp base_stamp;
+  uint64_t base_generation = 0;  // bumped by every base file read after the first
 
   void markDirty() {
     {
@@ -214,18 +217,49 @@ struct SeedRouteSource::State {
     return buildSeedConfig(options.base, clusters->list(), slices->list());
   }
 
-  void run(const UpdateCallback& on_update) {
+  // What decides whether a configuration is worth delivering: the routes, and the base.
+  std::string fingerprintOf(const GatewayConfig& config) const {
+    return fingerprint(config) + "base " + std::to_string(base_generation);
+  }
+
+  // Called without the lock; marks the routes dirty when the base file changed and parses.
+  void reloadBaseIfChanged(const ErrorCallback& on_error) {
+    FileStamp now = stampOf(options.base_path);
+    if (!now.present || now == base_stamp) return;  // a missing file is mid-swap
+    base_stamp = now;
+    auto base = loadGatewayConfig(options.base_path);
+    if (!base) {
+      on_error(base.status());
+      return;
+    }
+    options.base = std::move(*base);
+    ++base_generation;
+    markDirty();
+  }
+
+  void run(const UpdateCallback& on_update, const ErrorCallback& on_error) {
     std::unique_lock lock(mutex);
+    bool watch_base = !options.base_path.empty();
     while (true) {
-      wake.wait(lock, [&] { return dirty || stopping; });
+      if (watch_base) {
+        wake.wait_for(lock, options.base_poll, [&] { return dirty || stopping; });
+      } else {
+        wake.wait(lock, [&] { return dirty || stopping; });
+      }
       if (stopping) return;
+      if (watch_base) {
+        lock.unlock();
+        reloadBaseIfChanged(on_error);
+        lock.lock();
+      }
+      if (!dirty) continue;
       // Let the rest of the burst arrive; events during the window join this build.
       wake.wait_for(lock, options.debounce, [&] { return stopping; });
       if (stopping) return;
       dirty = false;
       lock.unlock();
       GatewayConfig config = build();
-      std::string print = fingerprint(config);
+      std::string print = fingerprintOf(config);
       if (print != delivered) {
         delivered = std::move(print);
         log::root().debug("seed routes changed", {{"tenants", config.tenants.size()}});
@@ -248,8 +282,14 @@ SeedRouteSource::~SeedRouteSource() {
 }
 
 Status SeedRouteSource::start(UpdateCallback on_update, ErrorCallback on_error) {
-  (void)on_error;  // the informers retry on their own; there is no partial state to report
+  // The informers retry on their own: only the base file has errors to report.
   State& s = *state_;
+  if (!s.options.base_path.empty()) {
+    s.base_stamp = stampOf(s.options.base_path);
+    auto base = loadGatewayConfig(s.options.base_path);
+    if (!base) return base.status();
+    s.options.base = std::move(*base);
+  }
   kube::InformerOptions cluster_options;
   cluster_options.resource = clustersResource();
   s.clusters = std::make_unique<kube::Informer>(*s.client, cluster_options);
@@ -283,10 +323,12 @@ Status SeedRouteSource::start(UpdateCallback on_update, ErrorCallback on_error) 
     s.dirty = false;
   }
   GatewayConfig first = s.build();
-  s.delivered = fingerprint(first);
+  s.delivered = s.fingerprintOf(first);
   log::root().info("seed routes loaded", {{"tenants", first.tenants.size()}});
   on_update(first);
-  s.thread = std::thread([&s, on_update = std::move(on_update)] { s.run(on_update); });
+  s.thread = std::thread([&s, on_update = std::move(on_update), on_error = std::move(on_error)] {
+    s.run(on_update, on_error);
+  });
   return Status::ok();
 }
 

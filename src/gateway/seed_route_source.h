@@ -9,6 +9,8 @@
 // A Cluster marked for deletion (deletionTimestamp set) loses its routes at once: its control
 // plane is being torn down, and its open connections end after the removed-route grace.
 //
+// The base file, when named, is polled for changes too (see SeedRouteSourceOptions).
+//
 // Changes are coalesced: the first event after a quiet period opens a short window (10 ms by
 // default) in which further events join, then one configuration is built from the informers'
 // caches and delivered if it differs from the last one. So a burst (a rollout touching every
@@ -20,6 +22,7 @@
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "gateway/route_source.h"
@@ -33,6 +36,12 @@ namespace herd::gateway {
 struct SeedRouteSourceOptions {
   // Listeners, limits, timeouts and any static routes; the seed's tenants are added to these.
   GatewayConfig base;
+  // The file `base` comes from (herd gateway --config). When set, start() reads it and the
+  // source polls it as the file source does: a change (limits, timeouts, static routes) is
+  // delivered with the seed's tenants; a file that fails to parse is reported and the
+  // previous base stays.
+  std::string base_path;
+  std::chrono::milliseconds base_poll{25};
   // How long a change waits for the rest of its burst.
   std::chrono::milliseconds debounce{10};
   // The first list of Clusters and EndpointSlices must arrive within this for start().

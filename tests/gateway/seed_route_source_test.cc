@@ -7,11 +7,13 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "api/codec.h"
 #include "api/crd.h"
 #include "api/yaml.h"
+#include "common/files.h"
 #include "gateway_test_util.h"
 #include "kube/client.h"
 #include "support/test_apiserver.h"
@@ -117,6 +119,62 @@ TEST_F(SeedRoutesTest, SourceDeliversClustersAndTheirEndpoints) {
       std::chrono::steady_clock::now() - begin);
   std::cout << "a new cluster with two endpoints reached the gateway in " << took.count()
             << " ms after its first write\n";
+  lock.unlock();
+  source.stop();
+}
+
+// With a seed the --config file still gives limits, timeouts and static routes, and it is
+// followed: a rewrite is delivered with the seed's tenants; a broken rewrite is reported and
+// changes nothing.
+TEST_F(SeedRoutesTest, SourceFollowsItsBaseFile) {
+  createTenant("alpha", {7001});
+  herd::testing::TempDir dir;
+  std::string path = dir.write("gateway.yaml", "limits: {maxConnections: 100}\n");
+  auto client = kube::Client::create(server_->adminConfig());
+  ASSERT_TRUE(client.isOk());
+  SeedRouteSourceOptions options;
+  options.base_path = path;
+  SeedRouteSource source(std::move(*client), options);
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<GatewayConfig> seen;
+  std::vector<Status> errors;
+  auto status = source.start(
+      [&](const GatewayConfig& config) {
+        std::lock_guard lock(mutex);
+        seen.push_back(config);
+        changed.notify_all();
+      },
+      [&](const Status& error) {
+        std::lock_guard lock(mutex);
+        errors.push_back(error);
+        changed.notify_all();
+      });
+  ASSERT_TRUE(status.isOk()) << status.toString();
+  std::unique_lock lock(mutex);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].limits.max_connections, 100);
+
+  ASSERT_TRUE(files::writeAtomic(path,
+                                 "limits: {maxConnections: 3}\ntimeouts: {idle: 5m}\n"
+                                 "tenants: [{name: static, apiServers: [\"127.0.0.1:7100\"]}]\n")
+                  .isOk());
+  ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return seen.size() == 2; }));
+  EXPECT_EQ(seen[1].limits.max_connections, 3);
+  EXPECT_EQ(seen[1].timeouts.idle, std::chrono::minutes(5));
+  std::set<std::string> names;
+  for (const auto& t : seen[1].tenants) names.insert(t.name);
+  EXPECT_EQ(names, (std::set<std::string>{"alpha", "static"}));
+
+  ASSERT_TRUE(files::writeAtomic(path, "limits: {maxConnections: -1}\n").isOk());
+  ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return !errors.empty(); }));
+  EXPECT_NE(errors[0].message().find("maxConnections"), std::string::npos) << errors[0].toString();
+  // Routes still follow the seed, on the last good base.
+  lock.unlock();
+  createTenant("beta", {7002});
+  lock.lock();
+  ASSERT_TRUE(changed.wait_for(lock, 10s, [&] { return seen.back().tenants.size() == 3; }));
+  EXPECT_EQ(seen.back().limits.max_connections, 3);
   lock.unlock();
   source.stop();
 }
