@@ -304,6 +304,40 @@ bool Tenant::startApiBackend() {
   return true;
 }
 
+bool NginxProcess::available() {
+  return findExecutable("nginx").isOk();
+}
+
+bool NginxProcess::start(const std::string& servers, const std::vector<int>& ports) {
+  const std::string& d = dir_.path();
+  // As root the workers would switch to an unprivileged user that cannot read the test's
+  // private directory; the temporary paths default to /var/lib/nginx, which only root may use.
+  std::string conf = std::string(::geteuid() == 0 ? "user root;\n" : "") +
+                     "worker_processes 1;\ndaemon off;\npid " + d + "/nginx.pid;\nerror_log " + d +
+                     "/nginx.err info;\nevents { worker_connections 128; }\nhttp {\n"
+                     "  access_log off;\n  default_type text/plain;\n";
+  for (const char* temp : {"client_body", "proxy", "fastcgi", "uwsgi", "scgi"}) {
+    conf += "  " + std::string(temp) + "_temp_path " + d + "/" + temp + "_temp;\n";
+  }
+  conf += servers + "}\n";
+  if (!files::writeAtomic(dir_.file("nginx.conf"), conf).isOk()) return false;
+  ProcessOptions options;
+  options.stdout_path = dir_.file("nginx.err");
+  options.stderr_path = dir_.file("nginx.err");
+  auto p = Process::spawn({"nginx", "-p", d, "-e", d + "/nginx.err", "-c", dir_.file("nginx.conf")},
+                          options);
+  if (!p) return false;
+  process_.emplace(std::move(*p));
+  for (int port : ports) {
+    if (!waitForPort(port, std::chrono::seconds(10))) return false;
+  }
+  return process_->running();
+}
+
+std::string NginxProcess::log() const {
+  return files::read(dir_.file("nginx.err")).valueOr("");
+}
+
 CommandResult opensslGet(const Tenant& as, const std::string& server_name, int port) {
   auto r = runCommand(
       {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port), "-servername",

@@ -109,6 +109,22 @@ struct Tenant {
   std::vector<int> api_ports;
 };
 
+// Debian's nginx run from a private prefix, in the foreground, with `servers` (server blocks)
+// inside its http block; start() waits until every port in `ports` accepts. Stopped by the
+// destructor. available() is false when nginx is not installed.
+class NginxProcess {
+ public:
+  explicit NginxProcess(const herd::testing::TempDir& dir) : dir_(dir) {}
+  static bool available();
+  // False (with nginx's error log in `log()`) when it did not come up.
+  bool start(const std::string& servers, const std::vector<int>& ports);
+  std::string log() const;
+
+ private:
+  const herd::testing::TempDir& dir_;
+  std::optional<Process> process_;
+};
+
 // `openssl s_client` as tenant `as` to 127.0.0.1:port with this SNI, sending one HTTP/1.0
 // GET. Its output says whether the backend saw the client's certificate ("Client
 // certificate", printed by s_server -www) or the gateway closed the connection.
