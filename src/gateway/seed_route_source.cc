@@ -1,6 +1,7 @@
 #include "gateway/seed_route_source.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -28,13 +29,9 @@ constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 // etcd's client port, used when the Service does not name its ports.
 constexpr int64_t kEtcdClientPort = 2379;
 
-kube::ResourceRef clustersResource() {
-  return {std::string(api::kGroup), std::string(api::kVersion), std::string(api::kPlural), false,
-          std::string(api::kKind)};
-}
-
-kube::ResourceRef endpointSlicesResource() {
-  return {"discovery.k8s.io", "v1", "endpointslices", true, "EndpointSlice"};
+kube::ResourceRef resourceOf(const SeedApiAccess& access) {
+  return {std::string(access.group), std::string(access.version), std::string(access.resource),
+          access.namespaced, std::string(access.kind)};
 }
 
 std::string stringAt(const json& object, const char* outer, const char* inner) {
@@ -291,10 +288,10 @@ Status SeedRouteSource::start(UpdateCallback on_update, ErrorCallback on_error) 
     s.options.base = std::move(*base);
   }
   kube::InformerOptions cluster_options;
-  cluster_options.resource = clustersResource();
+  cluster_options.resource = resourceOf(kClustersAccess);
   s.clusters = std::make_unique<kube::Informer>(*s.client, cluster_options);
   kube::InformerOptions slice_options;
-  slice_options.resource = endpointSlicesResource();
+  slice_options.resource = resourceOf(kEndpointSlicesAccess);
   slice_options.label_selector = std::string(kServiceNameLabel) + " in (" +
                                  std::string(api::kApiServerServiceName) + "," +
                                  std::string(api::kEtcdServiceName) + ")";
@@ -306,16 +303,17 @@ Status SeedRouteSource::start(UpdateCallback on_update, ErrorCallback on_error) 
     informer->start();
   }
   auto deadline = Clock::now() + s.options.sync_timeout;
-  for (auto [informer, what] : {std::pair{s.clusters.get(), "clusters.herd.io"},
-                                {s.slices.get(), "endpointslices.discovery.k8s.io"}}) {
+  for (auto [informer, access] :
+       {std::pair{s.clusters.get(), kClustersAccess}, {s.slices.get(), kEndpointSlicesAccess}}) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (!informer->waitForSync(std::max(left, std::chrono::milliseconds(1)))) {
       s.clusters->stop();
       s.slices->stop();
-      return Status::unavailable(std::string("seed API: could not list ") + what + " within " +
-                                 std::to_string(s.options.sync_timeout.count()) +
-                                 " ms (is the Cluster CRD installed, and may this identity "
-                                 "list and watch it?)");
+      return Status::unavailable(
+          fmt::format("seed API: could not list {}.{} within {} ms (is the Cluster CRD "
+                      "installed, and may this identity list and watch it? deploy/gateway "
+                      "has the ClusterRole)",
+                      access.resource, access.group, s.options.sync_timeout.count()));
     }
   }
   {

@@ -19,12 +19,14 @@
 // Owns two informers and one thread; start/stop from one thread.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "api/cluster.h"
 #include "gateway/route_source.h"
 
 namespace herd::kube {
@@ -32,6 +34,25 @@ class Client;
 }
 
 namespace herd::gateway {
+
+// What the source asks of the seed API, kept in one table: the source builds its informers
+// from these entries, and the gateway's ClusterRole (deploy/gateway) must grant each of them,
+// which a test checks against the manifest. Both are watched cluster-wide (every tenant
+// namespace), by informers, which list and then watch.
+struct SeedApiAccess {
+  std::string_view group;
+  std::string_view version;
+  std::string_view resource;
+  bool namespaced;
+  std::string_view kind;
+  std::array<std::string_view, 2> verbs;
+};
+inline constexpr SeedApiAccess kClustersAccess{api::kGroup, api::kVersion, api::kPlural,
+                                               false,       api::kKind,    {"list", "watch"}};
+inline constexpr SeedApiAccess kEndpointSlicesAccess{
+    "discovery.k8s.io", "v1", "endpointslices", true, "EndpointSlice", {"list", "watch"}};
+inline constexpr std::array<SeedApiAccess, 2> kSeedApiAccess{kClustersAccess,
+                                                             kEndpointSlicesAccess};
 
 struct SeedRouteSourceOptions {
   // Listeners, limits, timeouts and any static routes; the seed's tenants are added to these.

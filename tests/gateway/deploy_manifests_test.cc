@@ -1,0 +1,424 @@
+// deploy/gateway: the gateway's identity in the seed and its workload. Every file is parsed
+// with herd's YAML codec and checked against what the code does: the ClusterRole grants
+// exactly the requests of the seed route source (kSeedApiAccess), so a new resource in the
+// code fails here until the manifest grants it; the Deployment runs flags that herd accepts,
+// with the ConfigMap's file, on the ports that file listens on, probed on the admin
+// listener; every object matches the recorded Kubernetes OpenAPI schemas; and kubectl applies
+// the kustomization to the test apiserver (with a real kube-apiserver, RBAC is then asked).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "api/yaml.h"
+#include "common/files.h"
+#include "gateway/config.h"
+#include "gateway/seed_route_source.h"
+#include "support/test_apiserver.h"
+#include "support/test_env.h"
+
+namespace herd::gateway {
+namespace {
+
+using nlohmann::json;
+using Grant = std::tuple<std::string, std::string, std::string>;  // group, resource, verb
+
+std::string deployDir() {
+  return herd::testing::sourceDir() + "/deploy/gateway";
+}
+
+struct Manifest {
+  std::string file;
+  json object;
+};
+
+std::vector<Manifest> loadManifests() {
+  std::vector<Manifest> out;
+  std::vector<std::string> paths;
+  for (const auto& entry : std::filesystem::directory_iterator(deployDir())) {
+    if (entry.path().extension() == ".yaml") paths.push_back(entry.path().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  for (const auto& path : paths) {
+    auto documents = api::parseDocuments(herd::testing::readFileOrDie(path));
+    EXPECT_TRUE(documents.isOk()) << path << ": " << documents.status().toString();
+    if (!documents) continue;
+    for (auto& d : *documents) {
+      if (!d.is_null()) {
+        out.push_back({std::filesystem::path(path).filename().string(), std::move(d)});
+      }
+    }
+  }
+  return out;
+}
+
+const json* find(const std::vector<Manifest>& manifests, const std::string& kind,
+                 const std::string& name) {
+  for (const auto& m : manifests) {
+    if (m.object.value("kind", "") == kind && m.object["metadata"].value("name", "") == name) {
+      return &m.object;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<std::string> strings(const json& list) {
+  std::vector<std::string> out;
+  if (list.is_array()) {
+    for (const auto& v : list) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+// Every (group, resource, verb) a ClusterRole grants, with "*" as RBAC reads it.
+bool grants(const json& role, const Grant& wanted) {
+  auto has = [](const json& list, const std::string& value) {
+    auto v = strings(list);
+    return std::find(v.begin(), v.end(), value) != v.end() ||
+           std::find(v.begin(), v.end(), "*") != v.end();
+  };
+  for (const auto& rule : role["rules"]) {
+    if (rule.contains("resourceNames")) continue;  // a list or watch cannot name objects
+    if (has(rule["apiGroups"], std::get<0>(wanted)) &&
+        has(rule["resources"], std::get<1>(wanted)) && has(rule["verbs"], std::get<2>(wanted))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::set<Grant> codeRequests() {
+  std::set<Grant> out;
+  for (const auto& access : kSeedApiAccess) {
+    for (auto verb : access.verbs) {
+      out.emplace(std::string(access.group), std::string(access.resource), std::string(verb));
+    }
+  }
+  return out;
+}
+
+class GatewayDeployTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    manifests_ = loadManifests();
+    ASSERT_FALSE(manifests_.empty()) << "nothing in " << deployDir();
+  }
+
+  const json& mustFind(const std::string& kind, const std::string& name) {
+    const json* object = find(manifests_, kind, name);
+    if (!object) ADD_FAILURE() << "deploy/gateway has no " << kind << " " << name;
+    static const json kNone = json::object();
+    return object ? *object : kNone;
+  }
+
+  std::vector<Manifest> manifests_;
+};
+
+TEST_F(GatewayDeployTest, ClusterRoleGrantsExactlyWhatTheSeedRouteSourceRequests) {
+  const json& role = mustFind("ClusterRole", "herd-gateway");
+  ASSERT_TRUE(role.contains("rules"));
+  std::set<Grant> requested = codeRequests();
+  ASSERT_FALSE(requested.empty());
+  for (const auto& grant : requested) {
+    EXPECT_TRUE(grants(role, grant))
+        << "the seed route source requests " << std::get<2>(grant) << " on " << std::get<1>(grant)
+        << "." << std::get<0>(grant) << " but deploy/gateway/rbac.yaml does not grant it";
+  }
+  // Least privilege: nothing beyond what the code asks for, and no wildcards.
+  for (const auto& rule : role["rules"]) {
+    for (const auto& group : strings(rule["apiGroups"])) {
+      for (const auto& resource : strings(rule["resources"])) {
+        for (const auto& verb : strings(rule["verbs"])) {
+          EXPECT_TRUE(requested.count({group, resource, verb}))
+              << "rbac.yaml grants " << verb << " on " << resource << "." << group
+              << ", which the gateway never requests";
+        }
+      }
+    }
+  }
+  // The Cluster group is the CRD's: herd.io, not a look-alike.
+  EXPECT_TRUE(grants(role, {"herd.io", "clusters", "watch"}));
+}
+
+TEST_F(GatewayDeployTest, BindingServiceAccountAndDeploymentName) {
+  const json& account = mustFind("ServiceAccount", "herd-gateway");
+  EXPECT_EQ(account["metadata"].value("namespace", ""), "herd-system");
+  ASSERT_NE(find(manifests_, "Namespace", "herd-system"), nullptr);
+  const json& binding = mustFind("ClusterRoleBinding", "herd-gateway");
+  EXPECT_EQ(binding["roleRef"], json({{"apiGroup", "rbac.authorization.k8s.io"},
+                                      {"kind", "ClusterRole"},
+                                      {"name", "herd-gateway"}}));
+  EXPECT_EQ(binding["subjects"], json::parse(R"([{"kind": "ServiceAccount",
+      "name": "herd-gateway", "namespace": "herd-system"}])"));
+  const json& deployment = mustFind("Deployment", "herd-gateway");
+  EXPECT_EQ(deployment["metadata"].value("namespace", ""), "herd-system");
+  EXPECT_EQ(deployment["spec"]["template"]["spec"].value("serviceAccountName", ""), "herd-gateway");
+}
+
+// The Deployment's command line is one herd accepts, its --config is the mounted ConfigMap
+// file, the container ports are the listeners of that file, the probes ask the admin
+// listener, and the Services reach the TLS and HTTP listeners of the same pods.
+TEST_F(GatewayDeployTest, DeploymentRunsTheConfigMapsFileOnItsPorts) {
+  const json& deployment = mustFind("Deployment", "herd-gateway");
+  const json& pod = deployment["spec"]["template"];
+  ASSERT_EQ(pod["spec"]["containers"].size(), 1u);
+  const json& container = pod["spec"]["containers"][0];
+  std::vector<std::string> args = strings(container["args"]);
+  ASSERT_FALSE(args.empty());
+  EXPECT_EQ(args[0], "gateway");
+  EXPECT_TRUE(std::find(args.begin(), args.end(), "--in-cluster") != args.end())
+      << "the gateway must follow the seed with its ServiceAccount";
+  auto config_flag = std::find(args.begin(), args.end(), "--config");
+  ASSERT_NE(config_flag, args.end());
+  ASSERT_NE(config_flag + 1, args.end());
+  std::string config_path = *(config_flag + 1);
+
+  // The file behind --config: a key of the ConfigMap mounted at its directory.
+  std::string file_text;
+  for (const auto& mount : container["volumeMounts"]) {
+    std::string dir = mount.value("mountPath", "");
+    if (!config_path.starts_with(dir + "/")) continue;
+    for (const auto& volume : pod["spec"]["volumes"]) {
+      if (volume.value("name", "") != mount.value("name", "") || !volume.contains("configMap")) {
+        continue;
+      }
+      const json& map = mustFind("ConfigMap", volume["configMap"].value("name", ""));
+      std::string key = config_path.substr(dir.size() + 1);
+      ASSERT_TRUE(map["data"].contains(key)) << "the ConfigMap has no " << key;
+      file_text = map["data"][key].get<std::string>();
+    }
+  }
+  ASSERT_FALSE(file_text.empty()) << config_path << " is not a mounted ConfigMap file";
+  auto config = parseGatewayConfig(file_text);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+
+  // herd itself accepts the command line, with the file in place of the mount.
+  herd::testing::TempDir dir;
+  std::vector<std::string> check = args;
+  check[static_cast<size_t>(config_flag - args.begin()) + 1] = dir.write("gateway.yaml", file_text);
+  check.push_back("--check");
+  auto checked = herd::testing::runHerd(check);
+  EXPECT_EQ(checked.exit_code, 0) << checked.out << checked.err;
+  EXPECT_EQ(strings(container["command"]), std::vector<std::string>{"herd"});
+
+  // Container ports by name: the listeners of the file.
+  std::map<std::string, int64_t> ports;
+  for (const auto& p : container["ports"]) ports[p.value("name", "")] = p.value("containerPort", 0);
+  auto portOf = [](const std::string& listen) {
+    auto address = parseBackendAddress(listen);
+    EXPECT_TRUE(address.isOk()) << listen;
+    return address ? static_cast<int64_t>(address->port) : -1;
+  };
+  EXPECT_EQ(ports["tls"], portOf(config->tls_listen));
+  EXPECT_EQ(ports["http"], portOf(config->http_listen));
+  EXPECT_EQ(ports["admin"], portOf(config->admin_listen));
+  // Probes come from the kubelet, on the pod's address: the admin listener must not be
+  // loopback-only.
+  EXPECT_FALSE(config->admin_listen.starts_with("127.")) << config->admin_listen;
+  for (auto [probe, path] :
+       {std::pair{"readinessProbe", "/readyz"}, {"livenessProbe", "/healthz"}}) {
+    const json& get = container[probe]["httpGet"];
+    EXPECT_EQ(get.value("path", ""), path) << probe;
+    const json& port = get["port"];
+    EXPECT_EQ(port.is_string() ? ports[port.get<std::string>()] : port.get<int64_t>(),
+              ports["admin"])
+        << probe;
+  }
+  // The drain must fit in the grace period the kubelet gives after SIGTERM.
+  int64_t grace = pod["spec"].value("terminationGracePeriodSeconds", 30);
+  EXPECT_GT(grace * 1000, config->timeouts.drain.count());
+
+  // Services select these pods and reach named container ports.
+  const json& labels = pod["metadata"]["labels"];
+  for (const auto& [key, value] : deployment["spec"]["selector"]["matchLabels"].items()) {
+    EXPECT_EQ(labels.value(key, ""), value) << "the Deployment's selector misses its pods";
+  }
+  for (const char* name : {"herd-gateway", "herd-gateway-admin"}) {
+    const json& service = mustFind("Service", name);
+    for (const auto& [key, value] : service["spec"]["selector"].items()) {
+      EXPECT_EQ(labels.value(key, ""), value) << name << " selects other pods";
+    }
+    for (const auto& p : service["spec"]["ports"]) {
+      std::string target = p.value("targetPort", "");
+      EXPECT_TRUE(ports.count(target)) << name << ": targetPort " << target;
+    }
+  }
+}
+
+TEST_F(GatewayDeployTest, KustomizationListsEveryFile) {
+  auto text = files::read(deployDir() + "/kustomization.yaml");
+  ASSERT_TRUE(text.isOk());
+  auto documents = api::parseDocuments(*text);
+  ASSERT_TRUE(documents.isOk() && documents->size() == 1);
+  std::set<std::string> listed;
+  for (const auto& r : strings((*documents)[0]["resources"])) listed.insert(r);
+  std::set<std::string> present;
+  for (const auto& m : manifests_) {
+    if (m.file != "kustomization.yaml") present.insert(m.file);
+  }
+  EXPECT_EQ(listed, present);
+}
+
+// A structural check against a recorded OpenAPI v3 schema: unknown fields, types, enums and
+// required fields, following $ref and allOf (the forms the Kubernetes documents use).
+class SchemaChecker {
+ public:
+  explicit SchemaChecker(const json& document) : schemas_(document["components"]["schemas"]) {}
+
+  const json* schemaFor(const std::string& group, const std::string& version,
+                        const std::string& kind) const {
+    for (const auto& [name, schema] : schemas_.items()) {
+      for (const auto& gvk : schema.value("x-kubernetes-group-version-kind", json::array())) {
+        if (gvk.value("group", "") == group && gvk.value("version", "") == version &&
+            gvk.value("kind", "") == kind) {
+          return &schema;
+        }
+      }
+    }
+    return nullptr;
+  }
+
+  void check(const json& value, const json& schema, const std::string& path,
+             std::vector<std::string>& errors) const {
+    if (schema.contains("$ref")) {
+      std::string ref = schema["$ref"].get<std::string>();
+      return check(value, schemas_[ref.substr(ref.rfind('/') + 1)], path, errors);
+    }
+    for (const auto& part : schema.value("allOf", json::array())) check(value, part, path, errors);
+    if (schema.contains("oneOf")) {
+      bool any = false;
+      for (const auto& option : schema["oneOf"]) {
+        std::vector<std::string> ignored;
+        check(value, option, path, ignored);
+        any = any || ignored.empty();
+      }
+      if (!any) errors.push_back(path + ": matches none of its forms");
+    }
+    std::string type = schema.value("type", "");
+    if (type == "object") {
+      if (!value.is_object()) return errors.push_back(path + ": must be an object");
+      for (const auto& required : schema.value("required", json::array())) {
+        if (!value.contains(required.get<std::string>())) {
+          errors.push_back(path + ": missing required field " + required.get<std::string>());
+        }
+      }
+      for (const auto& [key, child] : value.items()) {
+        if (schema.contains("properties") && schema["properties"].contains(key)) {
+          check(child, schema["properties"][key], path + "." + key, errors);
+        } else if (schema.contains("additionalProperties") &&
+                   schema["additionalProperties"].is_object()) {
+          check(child, schema["additionalProperties"], path + "." + key, errors);
+        } else if (schema.contains("properties") &&
+                   !schema.value("x-kubernetes-preserve-unknown-fields", false)) {
+          errors.push_back(path + ": unknown field \"" + key + "\"");
+        }
+      }
+    } else if (type == "array") {
+      if (!value.is_array()) return errors.push_back(path + ": must be a list");
+      for (size_t i = 0; i < value.size(); ++i) {
+        check(value[i], schema["items"], path + "[" + std::to_string(i) + "]", errors);
+      }
+    } else if (type == "string" && !value.is_string()) {
+      errors.push_back(path + ": must be a string");
+    } else if (type == "integer" && !value.is_number_integer()) {
+      errors.push_back(path + ": must be an integer");
+    } else if (type == "boolean" && !value.is_boolean()) {
+      errors.push_back(path + ": must be true or false");
+    } else if (type == "number" && !value.is_number()) {
+      errors.push_back(path + ": must be a number");
+    }
+    if (schema.contains("enum") &&
+        std::find(schema["enum"].begin(), schema["enum"].end(), value) == schema["enum"].end()) {
+      errors.push_back(path + ": " + value.dump() + " is not one of " + schema["enum"].dump());
+    }
+  }
+
+ private:
+  const json& schemas_;
+};
+
+TEST_F(GatewayDeployTest, EveryObjectMatchesTheKubernetesOpenApiSchema) {
+  if (herd::testing::sharedDir().empty()) GTEST_SKIP() << "../shared is not beside the repository";
+  std::map<std::string, json> documents;
+  for (const auto& m : manifests_) {
+    if (m.file == "kustomization.yaml") continue;
+    std::string api_version = m.object.value("apiVersion", "");
+    auto slash = api_version.find('/');
+    std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
+    std::string version = api_version.substr(slash == std::string::npos ? 0 : slash + 1);
+    std::string path = herd::testing::sharedDir() + "/kubernetes/openapi/v3/" +
+                       (group.empty() ? "api/" + version : "apis/" + group + "/" + version) +
+                       ".json";
+    if (!documents.count(path)) documents[path] = json::parse(herd::testing::readFileOrDie(path));
+    SchemaChecker checker(documents[path]);
+    std::string kind = m.object.value("kind", "");
+    const json* schema = checker.schemaFor(group, version, kind);
+    ASSERT_NE(schema, nullptr) << m.file << ": no schema for " << api_version << " " << kind;
+    std::vector<std::string> errors;
+    checker.check(m.object, *schema, kind, errors);
+    std::string listed;
+    for (const auto& e : errors) listed += e + "\n";
+    EXPECT_TRUE(errors.empty()) << m.file << ":\n" << listed;
+  }
+  // The checker itself finds a misspelt field.
+  const json& deployment = mustFind("Deployment", "herd-gateway");
+  json broken = deployment;
+  broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = json::object();
+  auto& apps = documents[herd::testing::sharedDir() + "/kubernetes/openapi/v3/apis/apps/v1.json"];
+  SchemaChecker checker(apps);
+  std::vector<std::string> errors;
+  checker.check(broken, *checker.schemaFor("apps", "v1", "Deployment"), "Deployment", errors);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].find("readinesProbe"), std::string::npos) << errors[0];
+}
+
+// kubectl applies the kustomization to the seed. A real kube-apiserver then answers, for the
+// gateway's ServiceAccount, every request of the seed route source with yes and a read of
+// Secrets with no; the fake does not evaluate RBAC, and says so.
+TEST_F(GatewayDeployTest, KubectlAppliesTheKustomizationToTheSeed) {
+  auto kubectl = findExecutable("kubectl");
+  if (!kubectl.isOk()) GTEST_SKIP() << "kubectl is not installed";
+  auto server = herd::testing::TestApiServer::start();
+  ASSERT_TRUE(server.isOk()) << server.status().toString();
+  std::cout << "seed: " << (*server)->describe() << "\n";
+  herd::testing::TempDir home;
+  ProcessOptions options;
+  options.env = {"HOME=" + home.path(), "KUBECONFIG="};
+  auto run = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {*kubectl, "--kubeconfig", (*server)->kubeconfigPath()});
+    auto r = runCommand(args, {}, std::chrono::seconds(60), options);
+    EXPECT_TRUE(r.isOk());
+    return r ? *r : CommandResult{};
+  };
+  auto applied = run({"apply", "--server-side", "--validate=strict", "-k", deployDir()});
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  for (const char* object :
+       {"serviceaccount/herd-gateway", "deployment.apps/herd-gateway", "service/herd-gateway",
+        "configmap/herd-gateway", "poddisruptionbudget.policy/herd-gateway"}) {
+    auto got = run({"get", "-n", "herd-system", object, "-o", "name"});
+    EXPECT_EQ(got.exit_code, 0) << object << ": " << got.err;
+  }
+  for (const char* object : {"clusterrole.rbac.authorization.k8s.io/herd-gateway",
+                             "clusterrolebinding.rbac.authorization.k8s.io/herd-gateway"}) {
+    auto got = run({"get", object, "-o", "name"});
+    EXPECT_EQ(got.exit_code, 0) << object << ": " << got.err;
+  }
+  if ((*server)->isFake()) {
+    std::cout << "the fake apiserver does not evaluate RBAC: the grants were checked against "
+                 "the manifest, not asked of a server (set HERD_KUBE_BIN for that)\n";
+    return;
+  }
+  const std::string as = "--as=system:serviceaccount:herd-system:herd-gateway";
+  for (const auto& [group, resource, verb] : codeRequests()) {
+    auto can = run({"auth", "can-i", as, verb, resource + "." + group, "--all-namespaces"});
+    EXPECT_EQ(can.out, "yes\n") << verb << " " << resource << "." << group << can.err;
+  }
+  auto secrets = run({"auth", "can-i", as, "get", "secrets", "--all-namespaces"});
+  EXPECT_EQ(secrets.out, "no\n") << secrets.err;
+}
+
+}  // namespace
+}  // namespace herd::gateway
