@@ -47,10 +47,18 @@ struct SeedApiAccess {
   std::string_view kind;
   std::array<std::string_view, 2> verbs;
 };
-inline constexpr SeedApiAccess kClustersAccess{api::kGroup, api::kVersion, api::kPlural,
-                                               false,       api::kKind,    {"list", "watch"}};
-inline constexpr SeedApiAccess kEndpointSlicesAccess{
-    "discovery.k8s.io", "v1", "endpointslices", true, "EndpointSlice", {"list", "watch"}};
+inline constexpr SeedApiAccess kClustersAccess{.group = api::kGroup,
+                                               .version = api::kVersion,
+                                               .resource = api::kPlural,
+                                               .namespaced = false,
+                                               .kind = api::kKind,
+                                               .verbs = {"list", "watch"}};
+inline constexpr SeedApiAccess kEndpointSlicesAccess{.group = "discovery.k8s.io",
+                                                     .version = "v1",
+                                                     .resource = "endpointslices",
+                                                     .namespaced = true,
+                                                     .kind = "EndpointSlice",
+                                                     .verbs = {"list", "watch"}};
 inline constexpr std::array<SeedApiAccess, 2> kSeedApiAccess{kClustersAccess,
                                                              kEndpointSlicesAccess};
 
