@@ -1232,6 +1232,20 @@ std::string ageOf(const std::string& timestamp) {
   return std::to_string(s / 86400) + "d";
 }
 
+// Sets the field at a dotted path (".spec.replicas", as a scale subresource names it),
+// creating the objects on the way.
+void setFieldPath(Json& obj, const std::string& path, Json value) {
+  Json* cur = &obj;
+  size_t pos = 1;
+  while (pos <= path.size()) {
+    size_t dot = path.find('.', pos);
+    if (dot == std::string::npos) dot = path.size();
+    cur = &(*cur)[path.substr(pos, dot - pos)];
+    pos = dot + 1;
+  }
+  *cur = std::move(value);
+}
+
 // The subset of kubectl JSONPath used by printer columns: .a.b, .a[0].b and
 // .a[?(@.k=="v")].b.
 Json evalJsonPath(const Json& obj, const std::string& path) {
@@ -1755,16 +1769,7 @@ ApiServer::Impl::Outcome ApiServer::Impl::update(const HttpRequest& req, const T
     if (current == nullptr) return {404, nullptr, notFound(*t.type, t.name)};
     Json next = *current;
     Json replicas = scale.value("spec", Json::object()).value("replicas", Json(0));
-    std::string path = t.type->scale_spec_path;
-    Json* cur = &next;
-    size_t pos = 1;
-    while (pos <= path.size()) {
-      size_t dot = path.find('.', pos);
-      if (dot == std::string::npos) dot = path.size();
-      cur = &(*cur)[path.substr(pos, dot - pos)];
-      pos = dot + 1;
-    }
-    *cur = replicas;
+    setFieldPath(next, t.type->scale_spec_path, replicas);
     Outcome r = commitUpdate(req, t, *current, next, managerOf(req));
     if (!r.error) r.body = scaleOf(*t.type, *findLocked(*t.type, t.ns, t.name));
     return r;
@@ -2054,16 +2059,7 @@ ApiServer::Impl::Outcome ApiServer::Impl::patch(const HttpRequest& req, const Ta
   if (t.sub == "scale") {
     next = current;
     Json replicas = patched.value("spec", Json::object()).value("replicas", Json(0));
-    std::string path = t.type->scale_spec_path;
-    Json* cur = &next;
-    size_t pos = 1;
-    while (pos <= path.size()) {
-      size_t dot = path.find('.', pos);
-      if (dot == std::string::npos) dot = path.size();
-      cur = &(*cur)[path.substr(pos, dot - pos)];
-      pos = dot + 1;
-    }
-    *cur = replicas;
+    setFieldPath(next, t.type->scale_spec_path, replicas);
   } else {
     next = applyStatusRule(t.sub == "status", t.type->has_status, current, patched);
   }
