@@ -6,8 +6,9 @@
 //   OpenSSH: TCP to the port sshd listens on for `-R PORT:...`  -> sshd        -> ssh -> service
 //   direct:  TCP to the service
 //
-// The service (in this process) answers "bulk N" with N bytes and "echo" by echoing. Measures
-// one stream moving --bytes (MB/s) and --round-trips sequential request/response exchanges of
+// The service (in this process, tests/support/tunnel) answers "bulk N" with N bytes and "echo" by
+// echoing. Measures one stream moving --bytes (MB/s) and --round-trips sequential request/response
+// exchanges of
 // --message bytes on one stream (p50, p99, total); prints them side by side with the ratios
 // herd/OpenSSH. sshd needs root (privilege separation); without it the column says n/a.
 #include <arpa/inet.h>
@@ -22,7 +23,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -37,6 +37,7 @@
 #include "common/files.h"
 #include "common/process.h"
 #include "tunnel/socket_util.h"
+#include "tunnel_support.h"
 
 namespace {
 
@@ -130,70 +131,6 @@ bool sendAll(int fd, const char* data, size_t size) {
   }
   return true;
 }
-
-// The service every path ends at: a thread per connection, blocking sockets.
-class Service {
- public:
-  Service() {
-    auto listening = tunnel::listenTcp("127.0.0.1:0");
-    if (!listening) die(listening.status().toString());
-    listen_ = std::move(listening).value();
-    port_ = tunnel::boundPort(listen_.get());
-    acceptor_ = std::thread([this] { acceptLoop(); });
-  }
-  ~Service() {
-    stopping_ = true;
-    ::shutdown(listen_.get(), SHUT_RDWR);
-    acceptor_.join();
-    for (int i = 0; i < 500 && active_ > 0; ++i) std::this_thread::sleep_for(10ms);
-  }
-  int port() const { return port_; }
-
- private:
-  void acceptLoop() {
-    while (!stopping_) {
-      int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) {
-        if (errno == EINTR || errno == ECONNABORTED) continue;
-        return;
-      }
-      ++active_;
-      std::thread([this, fd] {
-        serve(UniqueFd(fd));
-        --active_;
-      }).detach();
-    }
-  }
-
-  void serve(UniqueFd fd) {
-    setNoDelay(fd.get());
-    std::string command;
-    char c;
-    while (command.size() < 64 && ::recv(fd.get(), &c, 1, 0) == 1 && c != '\n') command += c;
-    if (command.starts_with("bulk ")) {
-      static const std::string kBlock(256 * 1024, 'b');
-      uint64_t left = std::stoull(command.substr(5));
-      while (left > 0 && !stopping_) {
-        size_t chunk = static_cast<size_t>(std::min<uint64_t>(left, kBlock.size()));
-        ssize_t n = ::send(fd.get(), kBlock.data(), chunk, MSG_NOSIGNAL);
-        if (n <= 0) return;
-        left -= static_cast<uint64_t>(n);
-      }
-    } else if (command == "echo") {
-      char buffer[65536];
-      ssize_t n;
-      while ((n = ::recv(fd.get(), buffer, sizeof buffer, 0)) > 0) {
-        if (!sendAll(fd.get(), buffer, static_cast<size_t>(n))) return;
-      }
-    }
-  }
-
-  UniqueFd listen_;
-  int port_ = 0;
-  std::thread acceptor_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> active_{0};
-};
 
 UniqueFd connectLoopback(int port) {
   auto fd = tunnel::connectTcp(fmt::format("127.0.0.1:{}", port), 2s);
@@ -390,9 +327,8 @@ class Bench {
     if (!dir) die(dir.status().toString());
     dir_ = *dir;
     for (const char* name : {"herd_host", "sshd_host", "node"}) {
-      auto made = runCommand(
-          {"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", dir_ + "/" + name});
-      if (!made || made->exit_code != 0) die("ssh-keygen failed");
+      Status made = tunnel::testing::makeSshKey(dir_ + "/" + name, name);
+      if (!made.isOk()) die(made.toString());
     }
   }
   ~Bench() {
@@ -501,34 +437,15 @@ LogLevel ERROR
   // The node's command from docs/tunnel.md, with the cipher pinned.
   std::vector<std::string> sshClient(int port, const std::string& user,
                                      const std::string& known_hosts, const std::string& forward) {
-    return {"ssh",
-            "-N",
-            "-T",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "ExitOnForwardFailure=yes",
-            "-o",
-            "ServerAliveInterval=10",
-            "-o",
-            "ServerAliveCountMax=3",
-            "-o",
-            "Compression=no",
-            "-o",
-            "UserKnownHostsFile=" + known_hosts,
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-c",
-            options_.cipher,
-            "-i",
-            dir_ + "/node",
-            "-p",
-            std::to_string(port),
-            "-R",
-            forward,
-            user + "@127.0.0.1"};
+    return tunnel::testing::sshClientCommand({
+        .key = dir_ + "/node",
+        .user = user,
+        .port = port,
+        .known_hosts = known_hosts,
+        .forward = forward,
+        .server_alive_seconds = 10,
+        .extra = {"-o", "Compression=no", "-c", options_.cipher},
+    });
   }
 
   std::optional<Process> spawn(const std::vector<std::string>& argv, const std::string& name) {
@@ -577,7 +494,7 @@ std::string sizeText(uint64_t bytes) {
 
 int main(int argc, char** argv) {
   Options options = parseOptions(argc, argv);
-  Service service;
+  tunnel::testing::ScriptedService service;
   Bench bench(options);
   Opener direct = [port = service.port()] { return connectLoopback(port); };
   Opener herd = bench.startHerd(service.port());

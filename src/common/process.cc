@@ -68,6 +68,21 @@ Result<std::string> resolve(const std::string& name) {
   return findExecutable(name);
 }
 
+// What execve is given: argv with its program found on PATH, and the merged environment.
+// Kept as strings here; the char* views are taken by the caller, from storage that outlives them.
+struct ExecStrings {
+  std::vector<std::string> args;
+  std::vector<std::string> env;
+};
+
+Result<ExecStrings> execStrings(const std::vector<std::string>& argv,
+                                const std::vector<std::string>& extra_env) {
+  HERD_ASSIGN_OR_RETURN(std::string exe, resolve(argv[0]));
+  ExecStrings exec{argv, mergedEnvironment(extra_env)};
+  exec.args[0] = exe;
+  return exec;
+}
+
 int openOutput(const std::string& path) {
   if (path.empty()) return ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   return ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -96,12 +111,9 @@ Result<std::string> findExecutable(std::string_view name) {
 Result<Process> Process::spawn(const std::vector<std::string>& argv,
                                const ProcessOptions& options) {
   if (argv.empty()) return Status::invalid("spawn: empty command line");
-  HERD_ASSIGN_OR_RETURN(std::string exe, resolve(argv[0]));
-  std::vector<std::string> args = argv;
-  args[0] = exe;
-  std::vector<std::string> env = mergedEnvironment(options.env);
-  std::vector<char*> c_args = cStrings(args);
-  std::vector<char*> c_env = cStrings(env);
+  HERD_ASSIGN_OR_RETURN(ExecStrings exec, execStrings(argv, options.env));
+  std::vector<char*> c_args = cStrings(exec.args);
+  std::vector<char*> c_env = cStrings(exec.env);
   int in_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   int out_fd = openOutput(options.stdout_path);
   int err_fd = openOutput(options.stderr_path);
@@ -192,12 +204,9 @@ int Process::stop(std::chrono::milliseconds grace) {
 Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::string_view input,
                                  std::chrono::milliseconds timeout, const ProcessOptions& options) {
   if (argv.empty()) return Status::invalid("run: empty command line");
-  HERD_ASSIGN_OR_RETURN(std::string exe, resolve(argv[0]));
-  std::vector<std::string> args = argv;
-  args[0] = exe;
-  std::vector<std::string> env = mergedEnvironment(options.env);
-  std::vector<char*> c_args = cStrings(args);
-  std::vector<char*> c_env = cStrings(env);
+  HERD_ASSIGN_OR_RETURN(ExecStrings exec, execStrings(argv, options.env));
+  std::vector<char*> c_args = cStrings(exec.args);
+  std::vector<char*> c_env = cStrings(exec.env);
 
   int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   if (::pipe2(in_pipe, O_CLOEXEC) != 0 || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||

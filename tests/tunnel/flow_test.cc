@@ -24,68 +24,6 @@ namespace {
 using namespace std::chrono_literals;
 using herd::testing::TempDir;
 
-class ScriptedKubelet {
- public:
-  ScriptedKubelet() {
-    listen_ = std::move(listenTcp("127.0.0.1:0")).value();
-    port_ = boundPort(listen_.get());
-    acceptor_ = std::thread([this] { acceptLoop(); });
-  }
-  ~ScriptedKubelet() {
-    stopping_ = true;
-    ::shutdown(listen_.get(), SHUT_RDWR);
-    acceptor_.join();
-    while (active_ > 0) std::this_thread::sleep_for(10ms);
-  }
-  int port() const { return port_; }
-
- private:
-  void acceptLoop() {
-    while (!stopping_) {
-      int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) return;
-      ++active_;
-      std::thread([this, fd] {
-        serve(UniqueFd(fd));
-        --active_;
-      }).detach();
-    }
-  }
-  void serve(UniqueFd fd) {
-    std::string command;
-    char c;
-    while (command.size() < 64 && ::recv(fd.get(), &c, 1, 0) == 1 && c != '\n') command += c;
-    static const std::string kBlock(256 * 1024, 'k');
-    if (command.starts_with("bulk ")) {
-      size_t left = std::stoull(command.substr(5));
-      while (left > 0 && !stopping_) {
-        ssize_t n = ::send(fd.get(), kBlock.data(), std::min(left, kBlock.size()), MSG_NOSIGNAL);
-        if (n <= 0) return;
-        left -= static_cast<size_t>(n);
-      }
-    } else if (command == "flood") {
-      // Blocks once the tunnel stops reading, which is the point; ends at shutdown.
-      timeval tv{0, 200000};
-      ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-      while (!stopping_) {
-        ssize_t n = ::send(fd.get(), kBlock.data(), kBlock.size(), MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return;
-      }
-    } else if (command == "echo") {
-      char buffer[4096];
-      ssize_t n;
-      while ((n = ::recv(fd.get(), buffer, sizeof buffer, 0)) > 0) {
-        if (::send(fd.get(), buffer, static_cast<size_t>(n), MSG_NOSIGNAL) != n) return;
-      }
-    }
-  }
-  UniqueFd listen_;
-  int port_ = 0;
-  std::thread acceptor_;
-  std::atomic<bool> stopping_{false};
-  std::atomic<int> active_{0};
-};
-
 class FlowTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -127,7 +65,7 @@ class FlowTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  ScriptedKubelet kubelet_;
+  ScriptedService kubelet_;
   std::unique_ptr<Keys> keys_;
   std::string unix_path_;
   std::unique_ptr<Tunnel> tunnel_;

@@ -10,9 +10,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-#include <atomic>
-#include <thread>
-
 #include "common/files.h"
 #include "tunnel/config.h"
 #include "tunnel/socket_util.h"
@@ -24,44 +21,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using herd::testing::TempDir;
-
-// Echoes every stream, so that a working path is one byte sent and the same byte back.
-class EchoKubelet {
- public:
-  EchoKubelet() {
-    listen_ = std::move(listenTcp("127.0.0.1:0")).value();
-    port_ = boundPort(listen_.get());
-    acceptor_ = std::thread([this] { acceptLoop(); });
-  }
-  ~EchoKubelet() {
-    ::shutdown(listen_.get(), SHUT_RDWR);
-    acceptor_.join();
-    for (int i = 0; i < 500 && active_ > 0; ++i) std::this_thread::sleep_for(10ms);
-  }
-  int port() const { return port_; }
-
- private:
-  void acceptLoop() {
-    while (true) {
-      int fd = ::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) return;
-      ++active_;
-      std::thread([this, fd] {
-        UniqueFd owned(fd);
-        char buffer[4096];
-        ssize_t n;
-        while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0) {
-          if (::send(fd, buffer, static_cast<size_t>(n), MSG_NOSIGNAL) != n) break;
-        }
-        --active_;
-      }).detach();
-    }
-  }
-  UniqueFd listen_;
-  int port_ = 0;
-  std::thread acceptor_;
-  std::atomic<int> active_{0};
-};
 
 void mustRun(const std::vector<std::string>& argv) {
   auto r = runCommand(argv, {}, 30s);
@@ -230,7 +189,8 @@ class TlsPeerTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  EchoKubelet kubelet_;
+  // Echoes every stream, so that a working path is one byte sent and the same byte back.
+  ScriptedService kubelet_{ScriptedService::Mode::kEcho};
   std::unique_ptr<Keys> keys_;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   std::vector<Process> nodes_;

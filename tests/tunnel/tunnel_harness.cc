@@ -14,8 +14,8 @@ namespace herd::tunnel::testing {
 namespace {
 std::string makeKey(const herd::testing::TempDir& dir, const std::string& name) {
   std::string path = dir.file(name);
-  auto made = runCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path});
-  EXPECT_TRUE(made.isOk() && made->exit_code == 0) << "ssh-keygen failed";
+  Status made = makeSshKey(path, name);
+  EXPECT_TRUE(made.isOk()) << made.toString();
   return path;
 }
 }  // namespace
@@ -52,32 +52,15 @@ std::vector<std::string> sshCommand(const std::vector<std::string>& prefix, cons
                                     const std::string& known_hosts, const std::string& bind,
                                     int target_port, int remote_port) {
   std::vector<std::string> argv = prefix;
-  std::vector<std::string> ssh = {"ssh",
-                                  "-N",
-                                  "-T",
-                                  "-o",
-                                  "BatchMode=yes",
-                                  "-o",
-                                  "IdentitiesOnly=yes",
-                                  "-o",
-                                  "UserKnownHostsFile=" + known_hosts,
-                                  "-o",
-                                  "StrictHostKeyChecking=yes",
-                                  "-o",
-                                  "ExitOnForwardFailure=yes",
-                                  "-o",
-                                  "ServerAliveInterval=2",
-                                  "-o",
-                                  "ServerAliveCountMax=3",
-                                  "-o",
-                                  "ConnectTimeout=5",
-                                  "-i",
-                                  key,
-                                  "-p",
-                                  std::to_string(port),
-                                  "-R",
-                                  fmt::format("{}:{}:127.0.0.1:{}", bind, remote_port, target_port),
-                                  user + "@" + host};
+  std::vector<std::string> ssh = sshClientCommand({
+      .key = key,
+      .user = user,
+      .host = host,
+      .port = port,
+      .known_hosts = known_hosts,
+      .forward = fmt::format("{}:{}:127.0.0.1:{}", bind, remote_port, target_port),
+      .extra = {"-o", "ConnectTimeout=5"},
+  });
   argv.insert(argv.end(), ssh.begin(), ssh.end());
   return argv;
 }

@@ -10,6 +10,7 @@
 #include "common/process.h"
 #include "common/unique_fd.h"
 #include "support/test_env.h"
+#include "tunnel_support.h"
 
 namespace herd::tunnel::testing {
 
