@@ -41,12 +41,14 @@ namespace {
 
 // One read from a client socket.
 constexpr size_t kRelayChunk = 64 * 1024;
-// The most a stream holds on its way to the client. A stream takes all that libssh holds for
-// its channel at once (up to this), because libssh moves the rest of a channel buffer to its
-// front whenever a read leaves some behind. The SSH window (libssh grows it to ~1.2 MB) bounds
-// what a node may send ahead on one channel, so a stalled reader costs at most ~2.2 MB and
-// never blocks other channels. The buffer grows only as far as a stream's bursts need.
-constexpr size_t kMaxToClient = 1024 * 1024;
+// The most a stream holds on its way to the client: libssh's full channel window (1,280,000
+// bytes) and a packet more. A stream reads its channel only when it can take all that libssh
+// holds: every read reopens the window to the full size whatever is still buffered, so a
+// partial read would let a slow client's node send another window each time. Reading all at
+// once also spares libssh moving the rest of its buffer to the front. So a slow or stalled
+// client costs at most this plus one window (~2.7 MB) and never blocks other channels. The
+// buffer grows only as far as a stream's bursts need.
+constexpr size_t kMaxToClient = 1536 * 1024;
 // Channel opens a node may attempt (all refused) before it is disconnected as hostile.
 constexpr int kMaxRefusedChannelOpens = 64;
 // Failed public-key attempts before the connection is dropped (OpenSSH's MaxAuthTries is 6).
@@ -596,8 +598,8 @@ void SshNodeSession::pumpToClient(Stream& s) {
       client_full = s.to_client_off < s.to_client_len;
     }
     if (!s.channel_has_data) return;
-    // Keep taking from the channel while the client is slow, so its window keeps growing
-    // (libssh reopens a window only when the channel is read); stop when the buffer is full.
+    // Take from the channel while the client is slow only when all of it fits (see
+    // kMaxToClient); with nothing pending, take what fits so that a stream always moves.
     size_t pending = s.to_client_len - s.to_client_off;
     if (s.to_client_off > 0) {
       std::memmove(s.to_client.get(), s.to_client.get() + s.to_client_off, pending);
@@ -627,7 +629,7 @@ void SshNodeSession::pumpToClient(Stream& s) {
       s.to_client_cap = cap;
     }
     size_t space = s.to_client_cap - pending;
-    if (space == 0) return;
+    if (space == 0 || (pending > 0 && space < static_cast<size_t>(available))) return;
     int n = ssh_channel_read_nonblocking(s.channel, s.to_client.get() + pending,
                                          static_cast<uint32_t>(space), 0);
     if (n == SSH_EOF) n = 0;  // handled on the next pass, once the buffer is delivered
