@@ -7,11 +7,12 @@
 // Bytes are moved in the reactor style: a direction waits for bytes with a read into its own
 // small inbox (enough for a request or a short answer, so a keep-alive exchange never takes a
 // pooled buffer), reads on into a pooled buffer while more is there, writes as much as the
-// peer takes, and waits to write the rest when it takes no more. Reads and writes go through
-// Asio's own operations, not bare readiness waits: Asio remembers that a socket was emptied
-// and does not ask again until the kernel signals, and it re-arms nothing in epoll per wait.
-// A direction holds a pooled buffer only while it has bytes in flight, so idle connections
-// hold none. Reading stops while a write is pending: that is the backpressure, both ways.
+// peer takes, and waits to write the rest when it takes no more. Waits go through Asio's own
+// read and write operations, not bare readiness waits, because Asio re-arms a descriptor in
+// epoll (an epoll_ctl) for every bare wait; its read operation instead tries the read at once
+// and queues only when the socket is empty. A direction holds a pooled buffer only while it
+// has bytes in flight: an idle connection holds its two 512-byte inboxes and nothing more.
+// Reading stops while a write is pending: that is the backpressure, in both directions.
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -45,14 +46,14 @@ using boost::system::error_code;
 // The granularity of every timeout. Timeouts are seconds long; 100 ms of slack is noise, and
 // a sweep over a worker's connections ten times a second costs next to nothing.
 constexpr std::chrono::milliseconds kSweepInterval{100};
-// One buffer per direction with bytes in flight. 32 KiB moves a 64 KiB response in two reads
-// and keeps a fully busy connection under 64 KiB.
+// One buffer per direction with bytes in flight: a 64 KiB response moves in one read, and a
+// fully busy connection holds at most 128 KiB.
 constexpr size_t kBufferSize = 64 * 1024;
 // What a waiting direction reads first: a keep-alive request or response of this size goes
 // through without a pooled buffer and without a second read.
 constexpr size_t kInboxSize = 512;
 // Buffers kept for reuse per worker; beyond that they go back to the allocator.
-constexpr size_t kMaxPooledBuffers = 1024;
+constexpr size_t kMaxPooledBuffers = 512;  // 32 MiB
 // Reads and writes done for one direction before yielding to the other connections.
 constexpr int kPumpBudget = 16;
 // How long the accept loop rests after the kernel refused a socket (EMFILE, ENFILE, ENOBUFS),
@@ -163,7 +164,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void onConnected(const error_code& ec);
   void startProxying();
   // Moves bytes one way until the source is empty or the destination full. `drained`: the
-  // last read (done by Asio) found the source empty, so do not read again before waiting.
+  // last read returned less than it asked for, so go straight to the wait.
   void pump(Pipe& pipe, bool drained = false);
   void waitToRead(Pipe& pipe);
   void waitToWrite(Pipe& pipe);
@@ -225,6 +226,11 @@ class GatewayImpl : public Gateway {
   // The SSH tunnel server and CONNECT egress, when the configuration has a tunnel section.
   std::unique_ptr<tunnel::Tunnel> tunnel_;
   mutable std::mutex table_mutex_;
+  // Updates that arrive while start() is still building the workers wait here (the latest
+  // one only) and are applied once they all run.
+  std::mutex apply_mutex_;
+  bool workers_built_ = false;
+  std::optional<GatewayConfig> held_config_;
   std::shared_ptr<const RouteTable> table_;
   GatewayConfig startup_config_;
   // The restart-only fields that differ from the running ones, as last warned about.
@@ -634,7 +640,8 @@ void Connection::pump(Pipe& pipe, bool drained) {
       pipe.initial.shrink_to_fit();
     }
     if (pipe.eof) return finishPipe(pipe);
-    // A short read emptied the socket: anything newer raises a fresh event for the wait.
+    // A short read emptied the socket: the wait's read operation tries the socket again
+    // itself before it queues, so reading here too would only be a second EAGAIN.
     if (drained) return waitToRead(pipe);
     if (!pipe.buffer) pipe.buffer = worker_.takeBuffer();
     error_code ec;
@@ -796,6 +803,11 @@ Status GatewayImpl::start() {
           table_ = *table;
           return;
         }
+        std::lock_guard lock(apply_mutex_);
+        if (!workers_built_) {
+          held_config_ = config;
+          return;
+        }
         applyConfig(config);
       },
       [this](const Status& error) {
@@ -814,9 +826,14 @@ Status GatewayImpl::start() {
   std::vector<std::pair<ListenerKind, std::string>> listeners{
       {ListenerKind::kTls, config.tls_listen}};
   if (!config.http_listen.empty()) listeners.emplace_back(ListenerKind::kHttp, config.http_listen);
+  std::shared_ptr<const RouteTable> first_table;
+  {
+    std::lock_guard lock(table_mutex_);
+    first_table = table_;
+  }
   for (size_t i = 0; i < workers; ++i) {
     auto worker = std::make_unique<Worker>(*this, i);
-    worker->setTable(table_);
+    worker->setTable(first_table);
     for (auto& [kind, text] : listeners) {
       auto address = parseBackendAddress(text);
       if (!address) return address.status();
@@ -845,12 +862,18 @@ Status GatewayImpl::start() {
   control_work_.emplace(control_.get_executor());
   runHealthChecks();
   control_thread_ = std::thread([this] { control_.run(); });
+  {
+    std::lock_guard lock(apply_mutex_);
+    workers_built_ = true;
+    if (held_config_) applyConfig(*held_config_);
+    held_config_.reset();
+  }
   ready_ = true;
   log::root().info("gateway serving", {{"tls", port(ListenerKind::kTls)},
                                        {"http", port(ListenerKind::kHttp)},
                                        {"admin", port(ListenerKind::kAdmin)},
                                        {"workers", workers},
-                                       {"routes", table_->tlsRouteCount()}});
+                                       {"routes", first_table->tlsRouteCount()}});
   return Status::ok();
 }
 
