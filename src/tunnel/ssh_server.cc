@@ -41,6 +41,8 @@ namespace {
 
 // One read from a client socket.
 constexpr size_t kRelayChunk = 64 * 1024;
+// What libssh 0.10 reads from its socket per poll (a fixed buffer in its socket layer).
+constexpr uint64_t kLibsshRead = 4096;
 // The most a stream holds on its way to the client: libssh's full channel window (1,280,000
 // bytes) and a packet more. A stream reads its channel only when it can take all that libssh
 // holds: every read reopens the window to the full size whatever is still buffered, so a
@@ -128,6 +130,7 @@ class SshNodeSession : public NodeSession, public std::enable_shared_from_this<S
   SshEventPtr event_;
   UniqueFd wake_fd_;
   ssh_server_callbacks_struct server_callbacks_{};
+  ssh_counter_struct socket_counter_{};  // bytes libssh moved on the node's socket
 
   std::mutex fd_mu_;  // guards socket_fd_ against stop() cutting a reused descriptor
   int socket_fd_;
@@ -309,6 +312,7 @@ bool SshNodeSession::handshake() {
     return false;
   }
   ssh_set_blocking(session_.get(), 0);
+  ssh_set_counters(session_.get(), &socket_counter_, nullptr);
   event_.reset(ssh_event_new());
   return event_ && ssh_event_add_session(event_.get(), session_.get()) == SSH_OK;
 }
@@ -463,10 +467,15 @@ void SshNodeSession::loop() {
       [[maybe_unused]] ssize_t n = ::read(wake_fd_.get(), &count, sizeof count);
     }
     for (size_t i = 0; i < polled.size(); ++i) polled[i]->revents = fds[i + 2].revents;
-    // libssh reads the node's socket 4 KiB per poll; while the socket has more, keep
-    // feeding it (bounded, so the streams are served between batches).
+    // libssh reads the node's socket at most kLibsshRead bytes per poll; while a read comes
+    // back full the socket may hold more, so keep feeding it (bounded, so that the streams
+    // are served between batches). A short read ends the batch without another poll.
+    uint64_t read_before = socket_counter_.in_bytes;
     int rc = ssh_event_dopoll(event_.get(), 0);
-    for (int more = 0; rc == SSH_OK && (fds[0].revents & POLLIN) && more < 64; ++more) {
+    for (int more = 0;
+         rc == SSH_OK && socket_counter_.in_bytes - read_before == kLibsshRead && more < 64;
+         ++more) {
+      read_before = socket_counter_.in_bytes;
       rc = ssh_event_dopoll(event_.get(), 0);
     }
     if (rc == SSH_ERROR) break;
