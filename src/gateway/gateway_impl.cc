@@ -229,6 +229,7 @@ class GatewayImpl : public Gateway {
   // Updates that arrive while start() is still building the workers wait here (the latest
   // one only) and are applied once they all run.
   std::mutex apply_mutex_;
+  bool have_first_config_ = false;
   bool workers_built_ = false;
   std::optional<GatewayConfig> held_config_;
   std::shared_ptr<const RouteTable> table_;
@@ -787,23 +788,25 @@ void Connection::sweep(Clock::time_point now) {
 // GatewayImpl
 
 Status GatewayImpl::start() {
+  // The source delivers the first configuration before start() returns, and every later one
+  // from its own thread, which outlives this frame: only that first call, made while this frame
+  // lives, may touch `first_error`; the flag that tells them apart is a member.
   Status first_error;
-  bool have_first = false;
   HERD_RETURN_IF_ERROR(source_->start(
-      [this, &have_first, &first_error](const GatewayConfig& config) {
-        if (!have_first) {
-          have_first = true;
+      [this, &first_error](const GatewayConfig& config) {
+        std::lock_guard lock(apply_mutex_);
+        if (!have_first_config_) {
+          have_first_config_ = true;
           startup_config_ = config;
           auto table = registry_.build(config);
           if (!table) {
             first_error = table.status();
             return;
           }
-          std::lock_guard lock(table_mutex_);
+          std::lock_guard table_lock(table_mutex_);
           table_ = *table;
           return;
         }
-        std::lock_guard lock(apply_mutex_);
         if (!workers_built_) {
           held_config_ = config;
           return;

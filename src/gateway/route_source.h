@@ -2,10 +2,11 @@
 // gateway turns each one into a new route table and swaps it in atomically, so a source never
 // sends deltas and a half-applied change cannot be seen.
 //
-// Today's source is the static file (file_route_source.h). The seed-API source will watch
-// Cluster objects and their Endpoints through src/kube's Informer and deliver the same thing:
-// a GatewayConfig whose tenants carry the ready endpoint IPs. Implementations call `on_update`
-// from their own thread, one call at a time; stop() returns after the last call has finished.
+// Two sources exist: the static file (file_route_source.h) and the seed API
+// (seed_route_source.h), which watches Cluster objects and their EndpointSlices and delivers
+// the same thing: a GatewayConfig whose tenants carry the ready endpoint addresses.
+// Implementations call `on_update` from their own thread, one call at a time; stop() returns
+// after the last call has finished.
 #pragma once
 
 #include <functional>
