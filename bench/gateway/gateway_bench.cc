@@ -4,8 +4,9 @@
 // private /etc/hosts (a mount namespace, so root is needed) on the other core.
 //
 // Measures: keep-alive requests/s, MB/s of 64 KiB responses, new TLS connections/s
-// (Connection: close), p50/p99 latency, proxy CPU per 1,000 requests, RSS at N idle
-// connections; prints each figure and the ratios herd/HAProxy and herd/nginx.
+// (Connection: close), p50/p99 latency, proxy CPU per 1,000 requests and per GiB of 64 KiB
+// responses, RSS at N idle connections; prints each figure and the ratios herd/HAProxy and
+// herd/nginx.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -71,7 +73,7 @@ bool waitForPort(int port) {
   return false;
 }
 
-void die(const std::string& message) {
+[[noreturn]] void die(const std::string& message) {
   fmt::print(stderr, "bench/gateway: {}\n", message);
   std::exit(1);
 }
@@ -174,8 +176,10 @@ class Bench {
     (void)files::makeDirs(dir_ + "/www");
     (void)files::writeAtomic(dir_ + "/www/64k", std::string(64 * 1024, 'x'));
     (void)files::writeAtomic(dir_ + "/hosts", std::string("127.0.0.1 localhost ") + kHost + "\n");
-    backend_port_ = freePort();
-    std::string conf = fmt::format(R"(user root;
+    // The backend shares the load generator's core, so the proxies compete on equal terms.
+    auto [bound_port, process] =
+        startOnFreePort("backend nginx", [&](int port) -> std::vector<std::string> {
+          std::string conf = fmt::format(R"(user root;
 worker_processes 1;
 daemon off;
 pid {0}/backend.pid;
@@ -193,12 +197,16 @@ http {{
   }}
 }}
 )",
-                                   dir_, backend_port_);
-    (void)files::writeAtomic(dir_ + "/backend.conf", conf);
-    // The backend shares the load generator's core, so the proxies compete on equal terms.
-    backend_ = spawn({"taskset", "-c", "0", "nginx", "-p", dir_, "-e", dir_ + "/backend.err", "-c",
-                      dir_ + "/backend.conf"});
-    if (!waitForPort(backend_port_)) die("backend nginx did not start");
+                                         dir_, port);
+          (void)files::writeAtomic(dir_ + "/backend.conf", conf);
+          return {"taskset", "-c",
+                  "0",       "nginx",
+                  "-p",      dir_,
+                  "-e",      dir_ + "/backend.err",
+                  "-c",      dir_ + "/backend.conf"};
+        });
+    backend_port_ = bound_port;
+    backend_ = std::move(process);
 
     addHerd();
     addHaproxy();
@@ -210,6 +218,7 @@ http {{
       std::string name;
       WrkResult keepalive, large, fresh;
       double cpu_per_1000 = 0;
+      double cpu_per_gb = 0;
       long idle_rss = 0;
     };
     const size_t n = proxies_.size();
@@ -220,15 +229,20 @@ http {{
         Proxy& p = proxies_[i];
         Row row;
         std::vector<pid_t> pids = withChildren(p.process->pid());
-        double cpu_before = 0;
-        for (pid_t pid : pids) cpu_before += cpuSeconds(pid);
+        auto cpu = [&] {
+          double total = 0;
+          for (pid_t pid : pids) total += cpuSeconds(pid);
+          return total;
+        };
+        double cpu_before = cpu();
         row.keepalive = wrk(p.port, "/small", false);
-        double cpu_after = 0;
-        for (pid_t pid : pids) cpu_after += cpuSeconds(pid);
         row.cpu_per_1000 = row.keepalive.requests > 0
-                               ? (cpu_after - cpu_before) * 1000 * 1000 / row.keepalive.requests
+                               ? (cpu() - cpu_before) * 1000 * 1000 / row.keepalive.requests
                                : 0;
+        cpu_before = cpu();
         row.large = wrk(p.port, "/64k", false);
+        double gigabytes = row.large.mb_per_s * options_.duration / 1024;
+        row.cpu_per_gb = gigabytes > 0 ? (cpu() - cpu_before) * 1000 / gigabytes : 0;
         row.fresh = wrk(p.port, "/small", true);
         rounds[i].push_back(row);
       }
@@ -250,6 +264,7 @@ http {{
       row.large.mb_per_s = median([](const Row& r) { return r.large.mb_per_s; });
       row.fresh.requests_per_s = median([](const Row& r) { return r.fresh.requests_per_s; });
       row.cpu_per_1000 = median([](const Row& r) { return r.cpu_per_1000; });
+      row.cpu_per_gb = median([](const Row& r) { return r.cpu_per_gb; });
       row.idle_rss = idleRss(proxies_[i]);
       rows.push_back(row);
     }
@@ -283,6 +298,8 @@ http {{
     line(
         "proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; }, "{:.2f}");
     line(
+        "proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; }, "{:.0f}");
+    line(
         fmt::format("RSS KiB at {} idle connections", options_.idle),
         [](const Row& r) { return static_cast<double>(r.idle_rss); }, "{:.0f}");
     fmt::print(
@@ -300,31 +317,48 @@ http {{
     return std::move(*p);
   }
 
-  void addProxy(const std::string& name, int port, const std::vector<std::string>& argv) {
-    std::vector<std::string> pinned{"taskset", "-c", "1"};
-    pinned.insert(pinned.end(), argv.begin(), argv.end());
-    Proxy p{name, port, spawn(pinned)};
-    if (!waitForPort(port)) {
-      die(name + " did not start: " + files::read(dir_ + "/proxies.log").valueOr(""));
+  // Runs the command that `configure` writes for a port from freePort(). Another process may
+  // take that port before the server binds it (tests run beside the smoke run), so a server
+  // that does not come up is tried again on a fresh port.
+  std::pair<int, Process> startOnFreePort(
+      const std::string& name, const std::function<std::vector<std::string>(int)>& configure) {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      int port = freePort();
+      Process process = spawn(configure(port));
+      if (waitForPort(port) && process.running()) return {port, std::move(process)};
+      process.stop(2s);
     }
-    proxies_.push_back(std::move(p));
+    die(name + " did not start: " + files::read(dir_ + "/proxies.log").valueOr(""));
+  }
+
+  void addProxy(const std::string& name,
+                const std::function<std::vector<std::string>(int)>& configure) {
+    auto [port, process] = startOnFreePort(name, [&](int p) {
+      std::vector<std::string> pinned{"taskset", "-c", "1"};
+      auto argv = configure(p);
+      pinned.insert(pinned.end(), argv.begin(), argv.end());
+      return pinned;
+    });
+    proxies_.push_back(Proxy{name, port, std::move(process)});
   }
 
   void addHerd() {
-    int port = freePort();
-    std::string conf = fmt::format(
-        "listeners: {{tls: \"127.0.0.1:{}\", admin: \"127.0.0.1:{}\"}}\nworkers: 1\n"
-        "timeouts: {{handshake: 60s}}\ntenants:\n  - name: alpha\n    apiServers: "
-        "[\"127.0.0.1:{}\"]\n",
-        port, freePort(), backend_port_);
-    (void)files::writeAtomic(dir_ + "/herd.yaml", conf);
-    addProxy("herd", port,
-             {HERD_BINARY, "--log-level", "warn", "gateway", "--config", dir_ + "/herd.yaml"});
+    addProxy("herd", [&](int port) -> std::vector<std::string> {
+      int admin = freePort();
+      while (admin == port) admin = freePort();
+      std::string conf = fmt::format(
+          "listeners: {{tls: \"127.0.0.1:{}\", admin: \"127.0.0.1:{}\"}}\nworkers: 1\n"
+          "timeouts: {{handshake: 60s}}\ntenants:\n  - name: alpha\n    apiServers: "
+          "[\"127.0.0.1:{}\"]\n",
+          port, admin, backend_port_);
+      (void)files::writeAtomic(dir_ + "/herd.yaml", conf);
+      return {HERD_BINARY, "--log-level", "warn", "gateway", "--config", dir_ + "/herd.yaml"};
+    });
   }
 
   void addHaproxy() {
-    int port = freePort();
-    std::string conf = fmt::format(R"(global
+    addProxy("haproxy", [&](int port) -> std::vector<std::string> {
+      std::string conf = fmt::format(R"(global
   nbthread 1
   maxconn 9000
 defaults
@@ -340,14 +374,15 @@ frontend tls
 backend alpha
   server s1 127.0.0.1:{}
 )",
-                                   port, kHost, backend_port_);
-    (void)files::writeAtomic(dir_ + "/haproxy.cfg", conf);
-    addProxy("haproxy", port, {"haproxy", "-db", "-f", dir_ + "/haproxy.cfg"});
+                                     port, kHost, backend_port_);
+      (void)files::writeAtomic(dir_ + "/haproxy.cfg", conf);
+      return {"haproxy", "-db", "-f", dir_ + "/haproxy.cfg"};
+    });
   }
 
   void addNginx() {
-    int port = freePort();
-    std::string conf = fmt::format(R"(load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+    addProxy("nginx", [&](int port) -> std::vector<std::string> {
+      std::string conf = fmt::format(R"(load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 worker_processes 1;
 daemon off;
 pid {0}/stream.pid;
@@ -364,10 +399,10 @@ stream {{
   }}
 }}
 )",
-                                   dir_, port, backend_port_, kHost);
-    (void)files::writeAtomic(dir_ + "/stream.conf", conf);
-    addProxy("nginx", port,
-             {"nginx", "-p", dir_, "-e", dir_ + "/stream.err", "-c", dir_ + "/stream.conf"});
+                                     dir_, port, backend_port_, kHost);
+      (void)files::writeAtomic(dir_ + "/stream.conf", conf);
+      return {"nginx", "-p", dir_, "-e", dir_ + "/stream.err", "-c", dir_ + "/stream.conf"};
+    });
   }
 
   WrkResult wrk(int port, const std::string& path, bool close) {
