@@ -6,13 +6,18 @@
 //
 // Bytes are moved in the reactor style: a direction waits for bytes with a read into its own
 // small inbox (enough for a request or a short answer, so a keep-alive exchange never takes a
-// pooled buffer), reads on into a pooled buffer while more is there, writes as much as the
-// peer takes, and waits to write the rest when it takes no more. Waits go through Asio's own
-// read and write operations, not bare readiness waits, because Asio re-arms a descriptor in
-// epoll (an epoll_ctl) for every bare wait; its read operation instead tries the read at once
-// and queues only when the socket is empty. A direction holds a pooled buffer only while it
-// has bytes in flight: an idle connection holds its two 512-byte inboxes and nothing more.
-// Reading stops while a write is pending: that is the backpressure, in both directions.
+// pooled buffer). What the reads of one turn of the loop brought is written once they all
+// have completed, a burst per peer (Worker::flush). A direction then reads on while more is
+// there, into a pooled buffer, or, once a read fills a whole buffer (bulk: a large response,
+// an etcd snapshot), with splice(2) through a kernel pipe, which spares the two copies through
+// user space; it writes as much as the peer takes, and waits to write the rest when it takes
+// no more. Waits go through Asio's own read and write operations, not bare readiness waits,
+// because Asio re-arms a descriptor in epoll (an epoll_ctl) for every bare wait; its read
+// operation instead tries the read at once and queues only when the socket is empty. A
+// direction holds a pooled buffer or a kernel pipe only while it has bytes in flight: an idle
+// connection holds its two 512-byte inboxes and nothing more. Reading stops while a write is
+// pending: that is the backpressure, in both directions.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
@@ -26,6 +31,7 @@
 #include <tuple>
 
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "gateway/admin_server.h"
 #include "gateway/client_hello.h"
 #include "gateway/gateway.h"
@@ -54,6 +60,15 @@ constexpr size_t kBufferSize = 64 * 1024;
 constexpr size_t kInboxSize = 512;
 // Buffers kept for reuse per worker; beyond that they go back to the allocator.
 constexpr size_t kMaxPooledBuffers = 512;  // 32 MiB
+// A direction whose read fills a whole buffer is moving bulk data: it moves on with splice(2),
+// socket to kernel pipe to socket, without copying into the gateway. A splice takes at most
+// what a default pipe holds.
+constexpr size_t kSpliceChunk = 64 * 1024;
+// A splice that moves less than this ends bulk mode (the next full buffer starts it again):
+// for short bursts its extra system calls cost more than the copies it saves.
+constexpr size_t kSpliceMinimum = 16 * 1024;
+// Empty kernel pipes kept for reuse per worker (two descriptors each).
+constexpr size_t kMaxPooledSplicePipes = 64;
 // Reads and writes done for one direction before yielding to the other connections.
 constexpr int kPumpBudget = 16;
 // How long the accept loop rests after the kernel refused a socket (EMFILE, ENFILE, ENOBUFS),
@@ -62,6 +77,13 @@ constexpr std::chrono::milliseconds kAcceptBackoff{50};
 
 class Connection;
 class GatewayImpl;
+struct Pipe;
+
+// The kernel pipe a bulk direction splices through.
+struct SplicePipe {
+  UniqueFd read_end;
+  UniqueFd write_end;
+};
 
 // Per-thread state of one event loop.
 class Worker {
@@ -95,9 +117,30 @@ class Worker {
   void returnBuffer(std::unique_ptr<char[]> b) {
     if (b && pool_.size() < kMaxPooledBuffers) pool_.push_back(std::move(b));
   }
+  // Nothing when the kernel gives no pipe (out of descriptors): the caller copies instead.
+  std::optional<SplicePipe> takeSplicePipe() {
+    if (!splice_pipes_.empty()) {
+      SplicePipe p = std::move(splice_pipes_.back());
+      splice_pipes_.pop_back();
+      return p;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return std::nullopt;
+    return SplicePipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+  }
+  // A pipe that still holds bytes is closed, never reused.
+  void returnSplicePipe(std::optional<SplicePipe>& p, bool empty) {
+    if (p && empty && splice_pipes_.size() < kMaxPooledSplicePipes) {
+      splice_pipes_.push_back(std::move(*p));
+    }
+    p.reset();
+  }
 
   void add(Connection* c);
   void remove(Connection* c);
+  // Queues a direction whose read completed; its bytes are written once every completion of
+  // this turn of the loop has been read (see flush()).
+  void deferPump(std::shared_ptr<Connection> connection, Pipe* pipe);
 
  private:
   struct Listener {
@@ -107,6 +150,7 @@ class Worker {
   };
   void accept(Listener& listener);
   void sweep();
+  void flush();
 
   GatewayImpl& gateway_;
   size_t index_;
@@ -116,6 +160,10 @@ class Worker {
   std::shared_ptr<const RouteTable> table_;
   std::vector<Connection*> connections_;
   std::vector<std::unique_ptr<char[]>> pool_;
+  std::vector<SplicePipe> splice_pipes_;
+  std::vector<std::pair<std::shared_ptr<Connection>, Pipe*>> deferred_;
+  std::vector<std::pair<std::shared_ptr<Connection>, Pipe*>> flushing_;
+  bool flush_posted_ = false;
   Clock::time_point now_ = Clock::now();
   bool draining_ = false;
   bool stopped_ = false;
@@ -138,10 +186,15 @@ struct Pipe {
   bool eof = false;
   bool done = false;
   bool to_client = false;
+  bool drained = false;  // the read that filled `data` came back short: the socket is empty
+  bool bulk = false;     // the last read filled a whole buffer: splice the next ones
+  std::optional<SplicePipe> splice;  // held while bytes sit in it or a bulk read is under way
+  size_t spliced = 0;                // bytes in `splice` not yet written on
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
+  friend class Worker;
   enum class Phase { kInspecting, kConnecting, kProxying, kClosed };
 
   Connection(Worker& worker, ListenerKind kind, tcp::socket socket);
@@ -168,6 +221,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void pump(Pipe& pipe, bool drained = false);
   void waitToRead(Pipe& pipe);
   void waitToWrite(Pipe& pipe);
+  void waitUntilWritable(Pipe& pipe);
   void finishPipe(Pipe& pipe);
   void flushStats();
   bool routeStillExists(const RouteTable& table) const;
@@ -338,6 +392,26 @@ void Worker::remove(Connection* c) {
   connections_.pop_back();
 }
 
+void Worker::deferPump(std::shared_ptr<Connection> connection, Pipe* pipe) {
+  deferred_.emplace_back(std::move(connection), pipe);
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  // A posted handler runs after every completion already queued, so the reads of this turn
+  // all happen before the first write.
+  asio::post(context_, [this] { flush(); });
+}
+
+// Writes what this turn's reads brought, all at once: each peer gets its bytes in one burst,
+// so a backend or client that shares a core with others wakes once for a burst of requests
+// rather than once per request (HAProxy gets the same effect from running its senders after
+// its receivers). Measured with bench/gateway: fewer preemptions of the backend per request.
+void Worker::flush() {
+  flush_posted_ = false;
+  flushing_.swap(deferred_);
+  for (auto& [connection, pipe] : flushing_) connection->pump(*pipe, pipe->drained);
+  flushing_.clear();
+}
+
 void Worker::sweep() {
   if (stopped_) return;
   now_ = Clock::now();
@@ -381,6 +455,8 @@ Connection::~Connection() {
   if (backend_state_) backend_state_->active.fetch_sub(1, std::memory_order_relaxed);
   worker_.returnBuffer(std::move(upstream_.buffer));
   worker_.returnBuffer(std::move(downstream_.buffer));
+  worker_.returnSplicePipe(upstream_.splice, upstream_.spliced == 0);
+  worker_.returnSplicePipe(downstream_.splice, downstream_.spliced == 0);
   worker_.gateway().stats().active_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.remove(this);
 }
@@ -623,6 +699,19 @@ void Connection::startProxying() {
 void Connection::pump(Pipe& pipe, bool drained) {
   if (phase_ != Phase::kProxying || pipe.done) return;
   for (int budget = kPumpBudget; budget > 0; --budget) {
+    if (pipe.spliced > 0) {
+      ssize_t n = ::splice(pipe.splice->read_end.get(), nullptr, pipe.to->native_handle(),
+                           nullptr, pipe.spliced, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return waitUntilWritable(pipe);
+      if (n <= 0) {
+        failed_ = true;
+        return close();
+      }
+      pipe.spliced -= static_cast<size_t>(n);
+      pipe.unflushed_bytes += static_cast<uint64_t>(n);
+      continue;
+    }
     if (pipe.offset < pipe.length) {
       error_code ec;
       size_t n =
@@ -644,6 +733,28 @@ void Connection::pump(Pipe& pipe, bool drained) {
     // A short read emptied the socket: the wait's read operation tries the socket again
     // itself before it queues, so reading here too would only be a second EAGAIN.
     if (drained) return waitToRead(pipe);
+    if (pipe.bulk && !pipe.splice) pipe.splice = worker_.takeSplicePipe();
+    if (pipe.bulk && pipe.splice) {
+      // Only ever into an empty pipe, so EAGAIN means the socket is empty. A splice that
+      // comes back short proves nothing (a pipe holds at most 16 segments): read on.
+      ssize_t n = ::splice(pipe.from->native_handle(), nullptr, pipe.splice->write_end.get(),
+                           nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) return waitToRead(pipe);
+      if (n < 0) {
+        failed_ = errno != ECONNRESET;
+        return close();
+      }
+      if (n == 0) {
+        pipe.eof = true;
+        continue;
+      }
+      pipe.spliced = static_cast<size_t>(n);
+      pipe.bulk = pipe.spliced >= kSpliceMinimum;
+      last_activity_ = worker_.now();
+      continue;
+    }
+    pipe.bulk = false;  // no pipe to be had: copy
     if (!pipe.buffer) pipe.buffer = worker_.takeBuffer();
     error_code ec;
     size_t n = pipe.from->read_some(asio::buffer(pipe.buffer.get(), kBufferSize), ec);
@@ -661,6 +772,7 @@ void Connection::pump(Pipe& pipe, bool drained) {
     pipe.length = n;
     pipe.offset = 0;
     drained = n < kBufferSize;
+    pipe.bulk = !drained;
     last_activity_ = worker_.now();
   }
   // Budget spent: let the loop serve other connections, then continue.
@@ -668,8 +780,9 @@ void Connection::pump(Pipe& pipe, bool drained) {
 }
 
 void Connection::waitToRead(Pipe& pipe) {
-  // Idle: give the buffer back and wait with the inbox alone.
+  // Idle: give the buffer and the (empty) kernel pipe back and wait with the inbox alone.
   worker_.returnBuffer(std::move(pipe.buffer));
+  worker_.returnSplicePipe(pipe.splice, pipe.spliced == 0);
   pipe.from->async_read_some(
       asio::buffer(pipe.inbox), [self = shared_from_this(), &pipe](const error_code& ec, size_t n) {
         if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
@@ -684,8 +797,9 @@ void Connection::waitToRead(Pipe& pipe) {
         pipe.data = pipe.inbox.data();
         pipe.length = n;
         pipe.offset = 0;
+        pipe.drained = n < pipe.inbox.size();
         self->last_activity_ = self->worker_.now();
-        self->pump(pipe, n < pipe.inbox.size());
+        self->worker_.deferPump(self, &pipe);
       });
 }
 
@@ -704,11 +818,27 @@ void Connection::waitToWrite(Pipe& pipe) {
       });
 }
 
+// For spliced bytes, which have no user-space buffer to hand to an asynchronous write.
+void Connection::waitUntilWritable(Pipe& pipe) {
+  pipe.to->async_wait(tcp::socket::wait_write,
+                      [self = shared_from_this(), &pipe](const error_code& ec) {
+                        if (ec == asio::error::operation_aborted ||
+                            self->phase_ != Phase::kProxying)
+                          return;
+                        if (ec) {
+                          self->failed_ = true;
+                          return self->close();
+                        }
+                        self->pump(pipe);
+                      });
+}
+
 void Connection::finishPipe(Pipe& pipe) {
   // Half-close: pass the end of this direction on and keep the other one running (a client
   // may send its last request and still read the answer).
   pipe.done = true;
   worker_.returnBuffer(std::move(pipe.buffer));
+  worker_.returnSplicePipe(pipe.splice, pipe.spliced == 0);
   error_code ec;
   pipe.to->shutdown(tcp::socket::shutdown_send, ec);
   if (upstream_.done && downstream_.done) close();
