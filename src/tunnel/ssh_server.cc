@@ -426,7 +426,6 @@ void SshNodeSession::loop() {
   auto last_keepalive = start;
   std::vector<pollfd> fds;
   std::vector<Stream*> polled;
-  std::vector<char> buffer(kRelayChunk);
   int ssh_fd = ssh_get_fd(session_.get());
   while (!stop_requested_) {
     bool write_pending = (ssh_get_poll_flags(session_.get()) & SSH_WRITE_PENDING) != 0;
@@ -470,13 +469,19 @@ void SshNodeSession::loop() {
     // libssh reads the node's socket at most kLibsshRead bytes per poll; while a read comes
     // back full the socket may hold more, so keep feeding it (bounded, so that the streams
     // are served between batches). A short read ends the batch without another poll.
-    uint64_t read_before = socket_counter_.in_bytes;
-    int rc = ssh_event_dopoll(event_.get(), 0);
-    for (int more = 0;
-         rc == SSH_OK && socket_counter_.in_bytes - read_before == kLibsshRead && more < 64;
-         ++more) {
-      read_before = socket_counter_.in_bytes;
+    // Only when the node's socket is ready: libssh's own poll would find nothing else to do
+    // (it keeps no complete packet unprocessed), and a client's bytes alone need no poll of
+    // the node's socket on their way in.
+    int rc = SSH_OK;
+    if (fds[0].revents != 0) {
+      uint64_t read_before = socket_counter_.in_bytes;
       rc = ssh_event_dopoll(event_.get(), 0);
+      for (int more = 0;
+           rc == SSH_OK && socket_counter_.in_bytes - read_before == kLibsshRead && more < 64;
+           ++more) {
+        read_before = socket_counter_.in_bytes;
+        rc = ssh_event_dopoll(event_.get(), 0);
+      }
     }
     if (rc == SSH_ERROR) break;
     if ((ssh_get_status(session_.get()) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0) break;
