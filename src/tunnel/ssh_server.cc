@@ -57,6 +57,8 @@ constexpr int kMaxRefusedChannelOpens = 64;
 constexpr int kMaxAuthFailures = 6;
 // How long a node has to accept a forwarded-tcpip channel before the CONNECT gets a 504.
 constexpr milliseconds kChannelOpenTimeout{10000};
+// How much longer the channel of such a CONNECT is kept to close it if the node answers late.
+constexpr milliseconds kAbandonedOpenGrace{60000};
 
 // A tenant's node keys, parsed once.
 struct TenantKeys {
@@ -142,6 +144,17 @@ class SshNodeSession : public NodeSession, public std::enable_shared_from_this<S
   int refused_opens_ = 0;
   std::map<std::string, std::set<int>> forwards_;  // bound address -> ports
   std::list<Stream> streams_;
+  // Channels whose CONNECT gave up while the node had not yet answered the open. Freed at
+  // once, libssh would drop a late confirmation and never close the channel, leaving the
+  // node's connection to its kubelet open for good; kept, they are closed when it comes.
+  struct AbandonedOpen {
+    ssh_channel channel;
+    std::string host;
+    uint16_t port;
+    Clock::time_point give_up;
+  };
+  std::vector<AbandonedOpen> abandoned_;
+  void finishAbandonedOpens(Clock::time_point now, bool all);
 
   std::mutex mu_;  // guards inbox_, ended_, last_rx_ waiters
   std::condition_variable rx_cv_;
@@ -210,6 +223,7 @@ struct SshNodeSession::Stream {
   bool client_eof = false;       // the client half-closed; EOF sent on the channel
   bool node_eof = false;         // the node half-closed; the client's socket shut for writing
   bool failed = false;
+  bool open_pending = false;  // the node has the open request and has not answered it
   short revents = 0;
 };
 
@@ -451,7 +465,8 @@ void SshNodeSession::loop() {
         polled.push_back(&s);
       }
     }
-    bool opening = std::any_of(streams_.begin(), streams_.end(), [](auto& s) { return !s.open; });
+    bool opening = !abandoned_.empty() || std::any_of(streams_.begin(), streams_.end(),
+                                                      [](auto& s) { return !s.open; });
     int timeout = busy ? 0 : opening ? 20 : 500;
     int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR) break;
@@ -501,6 +516,7 @@ void SshNodeSession::loop() {
       break;
     }
     acceptNewStreams();
+    finishAbandonedOpens(now, false);
     for (auto it = streams_.begin(); it != streams_.end();) {
       Stream& s = *it;
       if (!s.open) advanceOpening(s, now);
@@ -562,6 +578,7 @@ void SshNodeSession::advanceOpening(Stream& s, Clock::time_point now) {
   int rc = ssh_channel_open_reverse_forward(s.channel, s.request.host.c_str(), s.request.port,
                                             "127.0.0.1", 0);
   if (rc == SSH_AGAIN) {
+    s.open_pending = true;
     if (now > s.open_deadline) {
       server_.metrics.add(Metric::streams_failed);
       writeAll(s.request.fd.get(), httpError(504, "node " + s.request.host +
@@ -698,12 +715,31 @@ void SshNodeSession::closeStream(Stream& s, int http_status, std::string_view re
     // Detach first: libssh keeps a freed channel until the node confirms the close, and a
     // late packet must not call back into a Stream that is gone.
     ssh_remove_channel_callbacks(s.channel, &s.callbacks);
-    if (s.open && !ssh_channel_is_closed(s.channel)) ssh_channel_close(s.channel);
-    ssh_channel_free(s.channel);
+    if (!s.open && s.open_pending) {
+      abandoned_.push_back({s.channel, s.request.host, s.request.port,
+                            Clock::now() + kAbandonedOpenGrace});
+    } else {
+      if (s.open && !ssh_channel_is_closed(s.channel)) ssh_channel_close(s.channel);
+      ssh_channel_free(s.channel);
+    }
     s.channel = nullptr;
   }
   s.request.fd.reset();
   server_.metrics.sub(Metric::streams_live);
+}
+
+void SshNodeSession::finishAbandonedOpens(Clock::time_point now, bool all) {
+  for (size_t i = abandoned_.size(); i-- > 0;) {
+    AbandonedOpen& a = abandoned_[i];
+    int rc = all ? SSH_ERROR
+                 : ssh_channel_open_reverse_forward(a.channel, a.host.c_str(), a.port,
+                                                    "127.0.0.1", 0);
+    if (rc == SSH_AGAIN && now < a.give_up) continue;
+    if (rc == SSH_OK) ssh_channel_close(a.channel);  // the node answered late: hang up
+    ssh_channel_free(a.channel);
+    abandoned_[i] = std::move(abandoned_.back());
+    abandoned_.pop_back();
+  }
 }
 
 void SshNodeSession::finish() {
@@ -722,19 +758,23 @@ void SshNodeSession::finish() {
   }
   for (Stream& s : streams_) closeStream(s, s.open ? 0 : 502, "the node's tunnel closed; retry");
   streams_.clear();
+  finishAbandonedOpens(Clock::now(), true);
   for (const auto& [address, ports] : forwards_) {
     server_.registry.release(tenant_, address, this);
   }
   forwards_.clear();
   if (authenticated_) server_.metrics.sub(Metric::ssh_sessions_live);
-  if (session_) {
-    ssh_disconnect(session_.get());
-    if (event_) ssh_event_remove_session(event_.get(), session_.get());
-  }
-  event_.reset();
   {
+    // ssh_disconnect() closes the socket (libssh owns it since ssh_bind_accept_fd), so the
+    // descriptor number is forgotten under the same lock: requestStop(true) must never
+    // shutdown() a number that another connection has been given since.
     std::lock_guard lock(fd_mu_);
-    session_.reset();  // closes the socket
+    if (session_) {
+      ssh_disconnect(session_.get());
+      if (event_) ssh_event_remove_session(event_.get(), session_.get());
+    }
+    event_.reset();
+    session_.reset();
     socket_fd_ = -1;
   }
   server_.sessionEnded(id_, authenticated_);

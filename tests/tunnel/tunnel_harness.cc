@@ -1,8 +1,11 @@
 #include "tunnel_harness.h"
 
+#include <execinfo.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <signal.h>
+#include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -12,6 +15,24 @@
 namespace herd::tunnel::testing {
 
 namespace {
+
+// These tests run many threads against real peers; a crash would leave CTest with nothing
+// but "SEGFAULT". Print the stack (addresses for addr2line) before dying of the signal.
+void printStackAndDie(int signal_number) {
+  void* frames[64];
+  int n = ::backtrace(frames, 64);
+  static const char kHeader[] = "\nfatal signal in a tunnel test; stack:\n";
+  [[maybe_unused]] ssize_t w = ::write(STDERR_FILENO, kHeader, sizeof kHeader - 1);
+  ::backtrace_symbols_fd(frames, n, STDERR_FILENO);
+  ::signal(signal_number, SIG_DFL);
+  ::raise(signal_number);
+}
+[[maybe_unused]] const bool kStackPrinterInstalled = [] {
+  ::signal(SIGSEGV, printStackAndDie);
+  ::signal(SIGBUS, printStackAndDie);
+  return true;
+}();
+
 std::string makeKey(const herd::testing::TempDir& dir, const std::string& name) {
   std::string path = dir.file(name);
   Status made = makeSshKey(path, name);
