@@ -151,6 +151,8 @@ struct Options {
   // Rounds over all proxies, each round in a rotated order; every figure is the median of its
   // rounds, because load from outside shifts between one proxy's turn and the next.
   int repeat = 3;
+  // Another herd binary (an earlier build) measured in the same run, for before/after.
+  std::string baseline;
 };
 
 class Bench {
@@ -211,6 +213,7 @@ http {{
     addHerd();
     addHaproxy();
     addNginx();
+    if (!options_.baseline.empty()) addHerd("herd-base", options_.baseline);
   }
 
   void run() {
@@ -274,14 +277,15 @@ http {{
         options_.duration, options_.connections, options_.repeat);
     fmt::print("{:<36}", "figure");
     for (auto& r : rows) fmt::print("{:>14}", r.name);
-    fmt::print("{:>14}{:>14}\n", "herd/haproxy", "herd/nginx");
+    for (size_t i = 1; i < rows.size(); ++i) fmt::print("{:>16}", "herd/" + rows[i].name);
+    fmt::print("\n");
     auto line = [&](const std::string& figure, auto get, const char* format) {
       fmt::print("{:<36}", figure);
       for (auto& r : rows) fmt::print("{:>14}", fmt::format(fmt::runtime(format), get(r)));
       double herd_value = get(rows[0]);
       for (size_t i = 1; i < rows.size(); ++i) {
         double other = get(rows[i]);
-        fmt::print("{:>14}", other > 0 ? fmt::format("{:.2f}", herd_value / other) : "-");
+        fmt::print("{:>16}", other > 0 ? fmt::format("{:.2f}", herd_value / other) : "-");
       }
       fmt::print("\n");
     };
@@ -342,8 +346,8 @@ http {{
     proxies_.push_back(Proxy{name, port, std::move(process)});
   }
 
-  void addHerd() {
-    addProxy("herd", [&](int port) -> std::vector<std::string> {
+  void addHerd(const std::string& name = "herd", const std::string& binary = HERD_BINARY) {
+    addProxy(name, [&](int port) -> std::vector<std::string> {
       int admin = freePort();
       while (admin == port) admin = freePort();
       std::string conf = fmt::format(
@@ -351,8 +355,9 @@ http {{
           "timeouts: {{handshake: 60s}}\ntenants:\n  - name: alpha\n    apiServers: "
           "[\"127.0.0.1:{}\"]\n",
           port, admin, backend_port_);
-      (void)files::writeAtomic(dir_ + "/herd.yaml", conf);
-      return {HERD_BINARY, "--log-level", "warn", "gateway", "--config", dir_ + "/herd.yaml"};
+      std::string file = dir_ + "/" + name + ".yaml";
+      (void)files::writeAtomic(file, conf);
+      return {binary, "--log-level", "warn", "gateway", "--config", file};
     });
   }
 
@@ -472,10 +477,12 @@ int main(int argc, char** argv) {
       options.idle = next();
     } else if (a == "--repeat") {
       options.repeat = std::max(1, next());
+    } else if (a == "--baseline" && i + 1 < argc) {
+      options.baseline = argv[++i];
     } else {
       fmt::print(
           "usage: herd_bench_gateway [--duration SECONDS=5] [--connections N=32] [--idle N=5000]\n"
-          "                          [--repeat N=3]\n"
+          "                          [--repeat N=3] [--baseline HERD_BINARY]\n"
           "Runs herd gateway, HAProxy and nginx stream side by side (needs root for a private\n"
           "/etc/hosts, and haproxy, nginx with the stream module, wrk, openssl, taskset).\n");
       return a == "--help" ? 0 : 2;
