@@ -374,6 +374,10 @@ TEST_F(GatewayDeployTest, KubectlAppliesTheKustomizationToTheSeed) {
   if (!kubectl.isOk()) GTEST_SKIP() << "kubectl is not installed";
   auto server = herd::testing::TestApiServer::start();
   ASSERT_TRUE(server.isOk()) << server.status().toString();
+  // kubectl apply validates against the server's OpenAPI, which the fake serves from there.
+  if ((*server)->isFake() && herd::testing::sharedDir().empty()) {
+    GTEST_SKIP() << "../shared/kubernetes is not there";
+  }
   std::cout << "seed: " << (*server)->describe() << "\n";
   herd::testing::TempDir home;
   ProcessOptions options;
