@@ -128,13 +128,9 @@ class Worker {
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) return std::nullopt;
     return SplicePipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
   }
-  // A pipe that still holds bytes is closed, never reused.
-  void returnSplicePipe(std::optional<SplicePipe>& p, bool empty) {
-    if (p && empty && splice_pipes_.size() < kMaxPooledSplicePipes) {
-      splice_pipes_.push_back(std::move(*p));
-    }
-    p.reset();
-  }
+  // Takes back what a direction holds only while bytes are in flight: its pooled buffer and
+  // its kernel pipe (closed, never reused, when it still holds bytes).
+  void releaseInFlight(Pipe& pipe);
 
   void add(Connection* c);
   void remove(Connection* c);
@@ -392,6 +388,14 @@ void Worker::remove(Connection* c) {
   connections_.pop_back();
 }
 
+void Worker::releaseInFlight(Pipe& pipe) {
+  returnBuffer(std::move(pipe.buffer));
+  if (pipe.splice && pipe.spliced == 0 && splice_pipes_.size() < kMaxPooledSplicePipes) {
+    splice_pipes_.push_back(std::move(*pipe.splice));
+  }
+  pipe.splice.reset();
+}
+
 void Worker::deferPump(std::shared_ptr<Connection> connection, Pipe* pipe) {
   deferred_.emplace_back(std::move(connection), pipe);
   if (flush_posted_) return;
@@ -453,10 +457,8 @@ Connection::~Connection() {
   }
   if (tenant_) tenant_->active.fetch_sub(1, std::memory_order_relaxed);
   if (backend_state_) backend_state_->active.fetch_sub(1, std::memory_order_relaxed);
-  worker_.returnBuffer(std::move(upstream_.buffer));
-  worker_.returnBuffer(std::move(downstream_.buffer));
-  worker_.returnSplicePipe(upstream_.splice, upstream_.spliced == 0);
-  worker_.returnSplicePipe(downstream_.splice, downstream_.spliced == 0);
+  worker_.releaseInFlight(upstream_);
+  worker_.releaseInFlight(downstream_);
   worker_.gateway().stats().active_connections.fetch_sub(1, std::memory_order_relaxed);
   worker_.remove(this);
 }
@@ -700,8 +702,8 @@ void Connection::pump(Pipe& pipe, bool drained) {
   if (phase_ != Phase::kProxying || pipe.done) return;
   for (int budget = kPumpBudget; budget > 0; --budget) {
     if (pipe.spliced > 0) {
-      ssize_t n = ::splice(pipe.splice->read_end.get(), nullptr, pipe.to->native_handle(),
-                           nullptr, pipe.spliced, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n = ::splice(pipe.splice->read_end.get(), nullptr, pipe.to->native_handle(), nullptr,
+                           pipe.spliced, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && errno == EAGAIN) return waitUntilWritable(pipe);
       if (n <= 0) {
@@ -781,8 +783,7 @@ void Connection::pump(Pipe& pipe, bool drained) {
 
 void Connection::waitToRead(Pipe& pipe) {
   // Idle: give the buffer and the (empty) kernel pipe back and wait with the inbox alone.
-  worker_.returnBuffer(std::move(pipe.buffer));
-  worker_.returnSplicePipe(pipe.splice, pipe.spliced == 0);
+  worker_.releaseInFlight(pipe);
   pipe.from->async_read_some(
       asio::buffer(pipe.inbox), [self = shared_from_this(), &pipe](const error_code& ec, size_t n) {
         if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
@@ -820,25 +821,22 @@ void Connection::waitToWrite(Pipe& pipe) {
 
 // For spliced bytes, which have no user-space buffer to hand to an asynchronous write.
 void Connection::waitUntilWritable(Pipe& pipe) {
-  pipe.to->async_wait(tcp::socket::wait_write,
-                      [self = shared_from_this(), &pipe](const error_code& ec) {
-                        if (ec == asio::error::operation_aborted ||
-                            self->phase_ != Phase::kProxying)
-                          return;
-                        if (ec) {
-                          self->failed_ = true;
-                          return self->close();
-                        }
-                        self->pump(pipe);
-                      });
+  pipe.to->async_wait(
+      tcp::socket::wait_write, [self = shared_from_this(), &pipe](const error_code& ec) {
+        if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
+        if (ec) {
+          self->failed_ = true;
+          return self->close();
+        }
+        self->pump(pipe);
+      });
 }
 
 void Connection::finishPipe(Pipe& pipe) {
   // Half-close: pass the end of this direction on and keep the other one running (a client
   // may send its last request and still read the answer).
   pipe.done = true;
-  worker_.returnBuffer(std::move(pipe.buffer));
-  worker_.returnSplicePipe(pipe.splice, pipe.spliced == 0);
+  worker_.releaseInFlight(pipe);
   error_code ec;
   pipe.to->shutdown(tcp::socket::shutdown_send, ec);
   if (upstream_.done && downstream_.done) close();

@@ -465,8 +465,8 @@ void SshNodeSession::loop() {
         polled.push_back(&s);
       }
     }
-    bool opening = !abandoned_.empty() || std::any_of(streams_.begin(), streams_.end(),
-                                                      [](auto& s) { return !s.open; });
+    bool opening = !abandoned_.empty() ||
+                   std::any_of(streams_.begin(), streams_.end(), [](auto& s) { return !s.open; });
     int timeout = busy ? 0 : opening ? 20 : 500;
     int ready = ::poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR) break;
@@ -716,8 +716,8 @@ void SshNodeSession::closeStream(Stream& s, int http_status, std::string_view re
     // late packet must not call back into a Stream that is gone.
     ssh_remove_channel_callbacks(s.channel, &s.callbacks);
     if (!s.open && s.open_pending) {
-      abandoned_.push_back({s.channel, s.request.host, s.request.port,
-                            Clock::now() + kAbandonedOpenGrace});
+      abandoned_.push_back(
+          {s.channel, s.request.host, s.request.port, Clock::now() + kAbandonedOpenGrace});
     } else {
       if (s.open && !ssh_channel_is_closed(s.channel)) ssh_channel_close(s.channel);
       ssh_channel_free(s.channel);
@@ -731,9 +731,9 @@ void SshNodeSession::closeStream(Stream& s, int http_status, std::string_view re
 void SshNodeSession::finishAbandonedOpens(Clock::time_point now, bool all) {
   for (size_t i = abandoned_.size(); i-- > 0;) {
     AbandonedOpen& a = abandoned_[i];
-    int rc = all ? SSH_ERROR
-                 : ssh_channel_open_reverse_forward(a.channel, a.host.c_str(), a.port,
-                                                    "127.0.0.1", 0);
+    int rc =
+        all ? SSH_ERROR
+            : ssh_channel_open_reverse_forward(a.channel, a.host.c_str(), a.port, "127.0.0.1", 0);
     if (rc == SSH_AGAIN && now < a.give_up) continue;
     if (rc == SSH_OK) ssh_channel_close(a.channel);  // the node answered late: hang up
     ssh_channel_free(a.channel);

@@ -114,12 +114,9 @@ TEST_F(GatewayDataPathTest, SmallMessagesAfterBulkBurstsAreNotHeldBack) {
   ::shutdown(fd, SHUT_WR);
   EXPECT_EQ(testing::readToEof(fd), "");
   ::close(fd);
-  auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (gateway_.metric("herd_gateway_active_connections") != 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(10ms);
-  }
-  EXPECT_EQ(gateway_.metric("herd_gateway_active_connections"), 0);
+  EXPECT_TRUE(herd::testing::eventually(
+      [&] { return gateway_.metric("herd_gateway_active_connections") == 0; }, 5s))
+      << gateway_.metric("herd_gateway_active_connections") << " connections still open";
 }
 
 }  // namespace

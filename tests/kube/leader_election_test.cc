@@ -99,11 +99,9 @@ TEST_F(LeaderElectionTest, ExactlyOneLeadsAndAKilledLeaderIsReplacedWithinTheLea
   // It must wait out the lease it last saw renewed, and not much longer.
   EXPECT_LE(*took, std::chrono::milliseconds(kLeaseMs + 3 * kRetryMs + 1000));
   // The Lease names it before the process has printed that it leads: wait for the line.
-  for (int i = 0; i < 250 && output(follower).find("leading " + follower) == std::string::npos;
-       ++i) {
-    std::this_thread::sleep_for(20ms);
-  }
-  EXPECT_NE(output(follower).find("leading " + follower), std::string::npos);
+  EXPECT_TRUE(testing::eventually(
+      [&] { return output(follower).find("leading " + follower) != std::string::npos; }, 5s))
+      << output(follower);
   auto lease = client_->get(leasesResource(), "default", "herd-controller");
   ASSERT_TRUE(lease.isOk());
   EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);

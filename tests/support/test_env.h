@@ -2,8 +2,10 @@
 // herd binary are; scratch directories that clean up after themselves; running herd.
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "common/process.h"
@@ -31,6 +33,17 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Waits until `predicate` holds, polling every 50 ms, for at most `timeout`; whether it did.
+template <typename Predicate>
+bool eventually(Predicate predicate, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return predicate();
+}
 
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick for port 0).
 int freeLoopbackPort();

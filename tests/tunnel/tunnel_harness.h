@@ -41,16 +41,7 @@ std::vector<std::string> sshCommand(const std::vector<std::string>& prefix, cons
 UniqueFd connectThrough(const std::string& unix_path, const std::string& target,
                         std::string* response = nullptr);
 
-// Waits until `predicate` holds, polling every 50 ms, for at most `timeout`.
-template <typename Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (predicate()) return true;
-    ::usleep(50 * 1000);
-  }
-  return predicate();
-}
+using herd::testing::eventually;
 
 // Reads until EOF or `limit` bytes, waiting at most `timeout`.
 std::string readAll(int fd, size_t limit, std::chrono::milliseconds timeout);
