@@ -1,31 +1,44 @@
-// The data path of the gateway on Boost.Asio: one io_context per worker thread, each with its
-// own SO_REUSEPORT acceptors (the kernel spreads connections; no hand-off between threads),
-// its own copy of the current route table, a buffer pool and one sweep timer that enforces
-// every timeout of its connections (no timer per connection: ten thousand idle connections
-// cost ten thousand sockets, not ten thousand timers).
+// The data path of the gateway: one event loop per worker thread directly on epoll, each with
+// its own SO_REUSEPORT listeners (the kernel spreads connections; no hand-off between
+// threads), its own copy of the current route table, a buffer pool, and one sweep ten times a
+// second that enforces every timeout of its connections (no timer per connection: ten
+// thousand idle connections cost ten thousand sockets, not ten thousand timers).
 //
-// Bytes are moved in the reactor style: a direction waits for bytes with a read into its own
-// small inbox (enough for a request or a short answer, so a keep-alive exchange never takes a
-// pooled buffer). What the reads of one turn of the loop brought is written once they all
-// have completed, a burst per peer (Worker::flush). A direction then reads on while more is
-// there, into a pooled buffer, or, once a read fills a whole buffer (bulk: a large response,
-// an etcd snapshot), with splice(2) through a kernel pipe, which spares the two copies through
-// user space; it writes as much as the peer takes, and waits to write the rest when it takes
-// no more. Waits go through Asio's own read and write operations, not bare readiness waits,
-// because Asio re-arms a descriptor in epoll (an epoll_ctl) for every bare wait; its read
-// operation instead tries the read at once and queues only when the socket is empty. A
-// direction holds a pooled buffer or a kernel pipe only while it has bytes in flight: an idle
-// connection holds its two 512-byte inboxes and nothing more. Reading stops while a write is
-// pending: that is the backpressure, in both directions.
+// Why not Boost.Asio here (the control loop and the admin server use it): its reactor retries
+// a read speculatively before it waits, and only remembers that a socket is empty after EOF,
+// so a keep-alive exchange costs one extra recv() that says EAGAIN per direction; a bare
+// readiness wait instead re-arms the descriptor with an epoll_ctl() every time. Measured with
+// bench/gateway, that was twice HAProxy's recv() calls per request. Here every socket is
+// registered once, edge-triggered for reading and writing, and keeps two flags, readable and
+// writable (nginx's "ready"): an event sets them, and a read that comes back short (the socket
+// is empty; new bytes bring a new edge), EAGAIN, or a short write clears them.
+//
+// Each turn of the loop takes the events epoll reports, then does every read they allow, then
+// every write (a burst per peer: a backend or client that shares a core with others wakes once
+// for a burst of requests rather than once per request; HAProxy gets the same effect from
+// running its receivers before its senders). A direction waits with nothing: when bytes come,
+// they are read into its own small inbox (enough for a request or a short answer, so a
+// keep-alive exchange never takes a pooled buffer), then into a pooled buffer while more is
+// there, or, once a read fills a whole buffer (bulk: a large response, an etcd snapshot), with
+// splice(2) through a kernel pipe, which spares the two copies through user space. A direction
+// holds a pooled buffer or a kernel pipe only while it has bytes in flight. Reading stops
+// while bytes wait to be written: that is the backpressure, in both directions.
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include <array>
 #include <boost/asio.hpp>
-#include <condition_variable>
+#include <cerrno>
+#include <cstring>
+#include <functional>
 #include <latch>
-#include <list>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <tuple>
@@ -55,8 +68,8 @@ constexpr std::chrono::milliseconds kSweepInterval{100};
 // One buffer per direction with bytes in flight: a 64 KiB response moves in one read, and a
 // fully busy connection holds at most 128 KiB.
 constexpr size_t kBufferSize = 64 * 1024;
-// What a waiting direction reads first: a keep-alive request or response of this size goes
-// through without a pooled buffer and without a second read.
+// What a direction reads first: a keep-alive request or response of this size goes through
+// without a pooled buffer.
 constexpr size_t kInboxSize = 512;
 // Buffers kept for reuse per worker; beyond that they go back to the allocator.
 constexpr size_t kMaxPooledBuffers = 512;  // 32 MiB
@@ -69,15 +82,33 @@ constexpr size_t kSpliceChunk = 64 * 1024;
 constexpr size_t kSpliceMinimum = 16 * 1024;
 // Empty kernel pipes kept for reuse per worker (two descriptors each).
 constexpr size_t kMaxPooledSplicePipes = 64;
-// Reads and writes done for one direction before yielding to the other connections.
+// Reads and writes done for one direction in a turn before the other connections' turn.
 constexpr int kPumpBudget = 16;
-// How long the accept loop rests after the kernel refused a socket (EMFILE, ENFILE, ENOBUFS),
-// so that a full descriptor table does not spin the worker.
+// Connections a listener accepts per turn; the rest wait for the next one (level-triggered).
+constexpr int kAcceptBatch = 64;
+// How long a listener rests after the kernel refused a socket (EMFILE, ENFILE, ENOBUFS), so
+// that a full descriptor table does not spin the worker.
 constexpr std::chrono::milliseconds kAcceptBackoff{50};
+constexpr int kMaxEvents = 256;
 
 class Connection;
 class GatewayImpl;
-struct Pipe;
+
+// What an epoll event refers to: data.ptr points at one of these.
+struct Watch {
+  enum class Kind : uint8_t { kWake, kListener, kClient, kBackend };
+  Kind kind;
+  void* owner = nullptr;
+};
+
+// A non-blocking socket of a connection and what is known of it since its last event.
+struct Socket {
+  UniqueFd fd;
+  Watch watch;
+  bool readable = false;
+  bool writable = false;
+  bool hung_up = false;  // the peer sent FIN (or the socket failed): read on to the EOF
+};
 
 // The kernel pipe a bulk direction splices through.
 struct SplicePipe {
@@ -85,28 +116,87 @@ struct SplicePipe {
   UniqueFd write_end;
 };
 
+// The bytes travelling one way through a connection.
+struct Pipe {
+  Socket* from = nullptr;
+  Socket* to = nullptr;
+  std::unique_ptr<char[]> buffer;
+  std::string initial;  // the inspected bytes (and a PROXY header) go first to the backend
+  std::array<char, kInboxSize> inbox;
+  const char* data = nullptr;  // what is being written: initial, inbox or buffer
+  size_t length = 0;
+  size_t offset = 0;
+  uint64_t unflushed_bytes = 0;
+  bool eof = false;
+  bool done = false;
+  bool bulk = false;                 // the last read filled a whole buffer: splice the next ones
+  bool inbox_full = false;           // the inbox read filled it: read on into a pooled buffer
+  std::optional<SplicePipe> splice;  // held while bytes sit in it or a bulk read is under way
+  size_t spliced = 0;                // bytes in `splice` not yet written on
+
+  bool pending() const { return spliced > 0 || offset < length; }
+};
+
+std::optional<sockaddr_storage> socketAddress(const BackendAddress& address, socklen_t* length) {
+  sockaddr_storage storage{};
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (::inet_pton(AF_INET, address.ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(address.port);
+    *length = sizeof *v4;
+    return storage;
+  }
+  if (::inet_pton(AF_INET6, address.ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(address.port);
+    *length = sizeof *v6;
+    return storage;
+  }
+  return std::nullopt;
+}
+
+std::string errnoText(int error) {
+  return std::strerror(error);
+}
+
 // Per-thread state of one event loop.
 class Worker {
  public:
-  Worker(GatewayImpl& gateway, size_t index)
-      : gateway_(gateway), index_(index), context_(1), sweep_(context_) {}
+  Worker(GatewayImpl& gateway, size_t index);
+  ~Worker();
 
-  asio::io_context& context() { return context_; }
   GatewayImpl& gateway() { return gateway_; }
-  size_t index() const { return index_; }
   const std::shared_ptr<const RouteTable>& table() const { return table_; }
   void setTable(std::shared_ptr<const RouteTable> table) { table_ = std::move(table); }
   Clock::time_point now() const { return now_; }
 
-  Status listen(ListenerKind kind, const tcp::endpoint& endpoint);
+  Status listen(ListenerKind kind, const BackendAddress& address);
   int port(ListenerKind kind) const;
   void run();
+  void join() {
+    if (thread_.joinable()) thread_.join();
+  }
+  // Runs `task` on the worker's thread, between two turns of its loop. Thread-safe.
+  void post(std::function<void()> task);
   void closeListeners();
   void beginDrain(Clock::time_point deadline) {
     draining_ = true;
     drain_deadline_ = deadline;
   }
-  void closeAll();
+  void stop();
+
+  // Registers a socket for every event, edge-triggered, for its whole life.
+  bool watch(Socket& socket) {
+    epoll_event event{};
+    event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    event.data.ptr = &socket.watch;
+    return ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, socket.fd.get(), &event) == 0;
+  }
+  // The connection's directions get their turn in this turn of the loop (or the next one).
+  void schedule(Connection* c);
+  // Closed connections are freed once the turn is over (its events may still name them).
+  void retire(Connection* c) { retired_.push_back(c); }
 
   std::unique_ptr<char[]> takeBuffer() {
     if (pool_.empty()) return std::make_unique<char[]>(kBufferSize);
@@ -134,98 +224,90 @@ class Worker {
 
   void add(Connection* c);
   void remove(Connection* c);
-  // Queues a direction whose read completed; its bytes are written once every completion of
-  // this turn of the loop has been read (see flush()).
-  void deferPump(std::shared_ptr<Connection> connection, Pipe* pipe);
 
  private:
   struct Listener {
     ListenerKind kind;
-    tcp::acceptor acceptor;
-    asio::steady_timer backoff;
+    UniqueFd fd;
+    Watch watch;
+    std::optional<Clock::time_point> paused_until;
   };
+  void loop();
+  void dispatch(const epoll_event& event);
+  void runPosted();
   void accept(Listener& listener);
+  void pause(Listener& listener);
+  void resumeListeners();
+  void runScheduled();
   void sweep();
-  void flush();
+  void reap();
+  void closeAll();
+  int waitTimeout(Clock::time_point next_sweep) const;
 
   GatewayImpl& gateway_;
   size_t index_;
-  asio::io_context context_;
-  asio::steady_timer sweep_;
-  std::list<Listener> listeners_;
+  UniqueFd epoll_;
+  UniqueFd wake_;
+  Watch wake_watch_{Watch::Kind::kWake, nullptr};
+  std::mutex posted_mutex_;
+  std::vector<std::function<void()>> posted_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
   std::shared_ptr<const RouteTable> table_;
   std::vector<Connection*> connections_;
+  std::vector<Connection*> scheduled_;
+  std::vector<Connection*> running_;
+  std::vector<Connection*> retired_;
   std::vector<std::unique_ptr<char[]>> pool_;
   std::vector<SplicePipe> splice_pipes_;
-  std::vector<std::pair<std::shared_ptr<Connection>, Pipe*>> deferred_;
-  std::vector<std::pair<std::shared_ptr<Connection>, Pipe*>> flushing_;
-  bool flush_posted_ = false;
   Clock::time_point now_ = Clock::now();
   bool draining_ = false;
   bool stopped_ = false;
   Clock::time_point drain_deadline_;
   std::thread thread_;
-  friend class GatewayImpl;
 };
 
-// The bytes travelling one way through a connection.
-struct Pipe {
-  tcp::socket* from = nullptr;
-  tcp::socket* to = nullptr;
-  std::unique_ptr<char[]> buffer;
-  std::string initial;  // the inspected bytes (and a PROXY header) go first to the backend
-  std::array<char, kInboxSize> inbox;
-  const char* data = nullptr;  // what is being written: initial, inbox or buffer
-  size_t length = 0;
-  size_t offset = 0;
-  uint64_t unflushed_bytes = 0;
-  bool eof = false;
-  bool done = false;
-  bool to_client = false;
-  bool drained = false;  // the read that filled `data` came back short: the socket is empty
-  bool bulk = false;     // the last read filled a whole buffer: splice the next ones
-  std::optional<SplicePipe> splice;  // held while bytes sit in it or a bulk read is under way
-  size_t spliced = 0;                // bytes in `splice` not yet written on
-};
-
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection {
  public:
-  friend class Worker;
   enum class Phase { kInspecting, kConnecting, kProxying, kClosed };
 
-  Connection(Worker& worker, ListenerKind kind, tcp::socket socket);
+  Connection(Worker& worker, ListenerKind kind, UniqueFd fd);
   ~Connection();
 
-  void start();
+  bool start();
+  void onEvent(bool client, uint32_t events);
+  // This turn's reads: one per direction whose source has bytes and which has none in flight.
+  void readTurn();
+  // This turn's writes, and the reads and writes that follow while both sides keep up. False
+  // when the budget ran out with work left (the worker schedules the connection again).
+  bool writeTurn();
   // Called by the worker's sweep; may close the connection.
   void sweep(Clock::time_point now);
   void close();
   Phase phase() const { return phase_; }
   size_t slot = 0;
+  bool scheduled = false;
 
  private:
-  void waitForHello();
-  void onClientReadable(const error_code& ec);
+  enum class Step { kIdle, kBlocked, kMore };
+  void readHello();
   void inspect();
   void route(const Route* route, const std::string& host);
   void reject(std::string_view http_response);
   void connectBackend();
-  void onConnected(const error_code& ec);
+  void onConnectDone(int error);
   void startProxying();
-  // Moves bytes one way until the source is empty or the destination full. `drained`: the
-  // last read returned less than it asked for, so go straight to the wait.
-  void pump(Pipe& pipe, bool drained = false);
-  void waitToRead(Pipe& pipe);
-  void waitToWrite(Pipe& pipe);
-  void waitUntilWritable(Pipe& pipe);
+  // Moves bytes one way until the source is empty, the destination full or the budget spent.
+  // With `writes` false it stops before the first write.
+  Step pump(Pipe& pipe, bool writes, int budget);
   void finishPipe(Pipe& pipe);
+  void fail(int error, bool writing = false);
   void flushStats();
   bool routeStillExists(const RouteTable& table) const;
 
   Worker& worker_;
   ListenerKind kind_;
-  tcp::socket client_;
-  tcp::socket backend_;
+  Socket client_;
+  Socket backend_;
   Phase phase_ = Phase::kInspecting;
   Clock::time_point accepted_;
   Clock::time_point last_activity_;
@@ -300,79 +382,225 @@ class GatewayImpl : public Gateway {
 // ---------------------------------------------------------------------------------------------
 // Worker
 
-Status Worker::listen(ListenerKind kind, const tcp::endpoint& endpoint) {
-  auto& l = listeners_.emplace_back(
-      Listener{kind, tcp::acceptor(context_), asio::steady_timer(context_)});
-  error_code ec;
-  l.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) l.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) {
-    // Every worker binds the same port; the kernel balances new connections between them.
-    int one = 1;
-    if (::setsockopt(l.acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-      ec = error_code(errno, boost::system::system_category());
-    }
+Worker::Worker(GatewayImpl& gateway, size_t index)
+    : gateway_(gateway),
+      index_(index),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      wake_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = &wake_watch_;
+  if (!epoll_.valid() || !wake_.valid() ||
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &event) != 0) {
+    log::root().error("gateway worker cannot create its event loop",
+                      {{"worker", index_}, {"error", errnoText(errno)}});
   }
-  if (!ec) l.acceptor.bind(endpoint, ec);
-  if (!ec) l.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (!ec) l.acceptor.non_blocking(true, ec);
-  if (ec)
-    return Status::io("listen on " + endpoint.address().to_string() + ":" +
-                      std::to_string(endpoint.port()) + ": " + ec.message());
+}
+
+Worker::~Worker() {
+  join();
+  closeAll();
+  reap();
+}
+
+Status Worker::listen(ListenerKind kind, const BackendAddress& address) {
+  auto fail = [&](const char* what) {
+    return Status::io("listen on " + address.key() + ": " + what + ": " + errnoText(errno));
+  };
+  if (!epoll_.valid() || !wake_.valid()) return Status::io("no event loop: " + errnoText(errno));
+  socklen_t length = 0;
+  auto sockaddr = socketAddress(address, &length);
+  if (!sockaddr) return Status::invalid("listen on " + address.key() + ": not an IP address");
+  auto l = std::make_unique<Listener>();
+  l->kind = kind;
+  l->watch = {Watch::Kind::kListener, l.get()};
+  l->fd.reset(::socket(sockaddr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!l->fd.valid()) return fail("socket");
+  int one = 1;
+  ::setsockopt(l->fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  // Every worker binds the same port; the kernel balances new connections between them.
+  if (::setsockopt(l->fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+    return fail("SO_REUSEPORT");
+  if (::bind(l->fd.get(), reinterpret_cast<const struct sockaddr*>(&*sockaddr), length) != 0)
+    return fail("bind");
+  if (::listen(l->fd.get(), SOMAXCONN) != 0) return fail("listen");
+  // Level-triggered: a listener with more waiting than one turn accepts is reported again.
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = &l->watch;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, l->fd.get(), &event) != 0) return fail("epoll");
+  listeners_.push_back(std::move(l));
   return Status::ok();
 }
 
 int Worker::port(ListenerKind kind) const {
   for (const auto& l : listeners_) {
-    error_code ec;
-    if (l.kind == kind && l.acceptor.is_open()) return l.acceptor.local_endpoint(ec).port();
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (l->kind != kind || !l->fd.valid() ||
+        ::getsockname(l->fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0)
+      continue;
+    if (address.ss_family == AF_INET6)
+      return ntohs(reinterpret_cast<const sockaddr_in6*>(&address)->sin6_port);
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&address)->sin_port);
   }
   return 0;
 }
 
 void Worker::run() {
-  for (auto& l : listeners_) accept(l);
-  sweep();
-  thread_ = std::thread([this] { context_.run(); });
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Worker::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(posted_mutex_);
+    posted_.push_back(std::move(task));
+  }
+  uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_.get(), &one, sizeof one);
+}
+
+void Worker::runPosted() {
+  uint64_t count;
+  [[maybe_unused]] auto read = ::read(wake_.get(), &count, sizeof count);
+  std::vector<std::function<void()>> tasks;
+  {
+    std::lock_guard lock(posted_mutex_);
+    tasks.swap(posted_);
+  }
+  for (auto& task : tasks) task();
+}
+
+int Worker::waitTimeout(Clock::time_point next_sweep) const {
+  if (!scheduled_.empty()) return 0;
+  Clock::time_point wake = next_sweep;
+  for (const auto& l : listeners_) {
+    if (l->paused_until) wake = std::min(wake, *l->paused_until);
+  }
+  auto wait = std::chrono::ceil<std::chrono::milliseconds>(wake - Clock::now());
+  return static_cast<int>(std::max<int64_t>(0, wait.count()));
+}
+
+void Worker::loop() {
+  std::array<epoll_event, kMaxEvents> events;
+  Clock::time_point next_sweep = Clock::now() + kSweepInterval;
+  while (!stopped_) {
+    int n = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, waitTimeout(next_sweep));
+    if (n < 0 && errno != EINTR) {
+      log::root().error("gateway worker event loop failed",
+                        {{"worker", index_}, {"error", errnoText(errno)}});
+      break;
+    }
+    now_ = Clock::now();
+    for (int i = 0; i < n; ++i) dispatch(events[static_cast<size_t>(i)]);
+    runScheduled();
+    if (now_ >= next_sweep) {
+      sweep();
+      next_sweep = now_ + kSweepInterval;
+    }
+    resumeListeners();
+    reap();
+  }
+  closeListeners();
+  closeAll();
+  reap();
+}
+
+void Worker::dispatch(const epoll_event& event) {
+  auto* watch = static_cast<Watch*>(event.data.ptr);
+  switch (watch->kind) {
+    case Watch::Kind::kWake:
+      return runPosted();
+    case Watch::Kind::kListener:
+      return accept(*static_cast<Listener*>(watch->owner));
+    case Watch::Kind::kClient:
+    case Watch::Kind::kBackend:
+      return static_cast<Connection*>(watch->owner)
+          ->onEvent(watch->kind == Watch::Kind::kClient, event.events);
+  }
+}
+
+void Worker::schedule(Connection* c) {
+  if (c->scheduled) return;
+  c->scheduled = true;
+  scheduled_.push_back(c);
+}
+
+// Every read this turn's events allow, then every write: each peer gets its bytes in one
+// burst (see the top of this file). A connection whose budget ran out stays scheduled, and the
+// next wait for events does not block.
+void Worker::runScheduled() {
+  running_.swap(scheduled_);
+  for (Connection* c : running_) c->readTurn();
+  for (Connection* c : running_) {
+    c->scheduled = false;
+    if (!c->writeTurn()) schedule(c);
+  }
+  running_.clear();
 }
 
 void Worker::accept(Listener& listener) {
-  listener.acceptor.async_accept(context_, [this, &listener](error_code ec, tcp::socket socket) {
-    if (ec == asio::error::operation_aborted || !listener.acceptor.is_open()) return;
-    if (ec) {
+  if (!listener.fd.valid() || listener.paused_until) return;
+  auto& stats = gateway_.stats();
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    int fd = ::accept4(listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
       // Out of descriptors or buffers: rest, so the connections that hold them can finish.
-      listener.backoff.expires_after(kAcceptBackoff);
-      listener.backoff.async_wait([this, &listener](error_code wait_ec) {
-        if (!wait_ec) accept(listener);
-      });
-      return;
+      return pause(listener);
     }
-    auto& stats = gateway_.stats();
     bump(stats.counters.connections_accepted);
     // This worker's table: a reloaded limit applies to the next connection accepted.
     if (stats.active_connections.load(std::memory_order_relaxed) >=
         table_->config().limits.max_connections) {
       bump(stats.counters.rejected_global_limit);
-      socket.close(ec);
-    } else {
-      std::make_shared<Connection>(*this, listener.kind, std::move(socket))->start();
+      ::close(fd);
+      continue;
     }
-    accept(listener);
-  });
+    auto* c = new Connection(*this, listener.kind, UniqueFd(fd));
+    if (!c->start()) c->close();
+  }
+}
+
+void Worker::pause(Listener& listener) {
+  listener.paused_until = Clock::now() + kAcceptBackoff;
+  epoll_event event{};
+  event.data.ptr = &listener.watch;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, listener.fd.get(), &event);
+}
+
+void Worker::resumeListeners() {
+  for (auto& l : listeners_) {
+    if (!l->paused_until || now_ < *l->paused_until || !l->fd.valid()) continue;
+    l->paused_until.reset();
+    epoll_event event{};
+    event.events = EPOLLIN;
+    event.data.ptr = &l->watch;
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, l->fd.get(), &event);
+  }
 }
 
 void Worker::closeListeners() {
-  for (auto& l : listeners_) {
-    error_code ec;
-    l.acceptor.close(ec);
-    l.backoff.cancel();
-  }
+  for (auto& l : listeners_) l->fd.reset();
+}
+
+void Worker::stop() {
+  closeListeners();
+  stopped_ = true;
 }
 
 void Worker::closeAll() {
-  for (size_t i = connections_.size(); i-- > 0;) {
-    if (i < connections_.size()) connections_[i]->close();
-  }
+  for (size_t i = connections_.size(); i-- > 0;) connections_[i]->close();
+}
+
+void Worker::reap() {
+  if (retired_.empty()) return;
+  // A retired connection may still sit in the schedule of the next turn.
+  std::erase_if(scheduled_, [](Connection* c) { return c->phase() == Connection::Phase::kClosed; });
+  std::vector<Connection*> retired;
+  retired.swap(retired_);
+  for (Connection* c : retired) delete c;
 }
 
 void Worker::add(Connection* c) {
@@ -396,34 +624,10 @@ void Worker::releaseInFlight(Pipe& pipe) {
   pipe.splice.reset();
 }
 
-void Worker::deferPump(std::shared_ptr<Connection> connection, Pipe* pipe) {
-  deferred_.emplace_back(std::move(connection), pipe);
-  if (flush_posted_) return;
-  flush_posted_ = true;
-  // A posted handler runs after every completion already queued, so the reads of this turn
-  // all happen before the first write.
-  asio::post(context_, [this] { flush(); });
-}
-
-// Writes what this turn's reads brought, all at once: each peer gets its bytes in one burst,
-// so a backend or client that shares a core with others wakes once for a burst of requests
-// rather than once per request (HAProxy gets the same effect from running its senders after
-// its receivers). Measured with bench/gateway: fewer preemptions of the backend per request.
-void Worker::flush() {
-  flush_posted_ = false;
-  flushing_.swap(deferred_);
-  for (auto& [connection, pipe] : flushing_) connection->pump(*pipe, pipe->drained);
-  flushing_.clear();
-}
-
 void Worker::sweep() {
-  if (stopped_) return;
-  now_ = Clock::now();
   bool drain_over = draining_ && now_ >= drain_deadline_;
-  // Backwards, because closing swaps the last connection (already visited) into the slot.
-  for (size_t i = connections_.size(); i-- > 0;) {
-    if (i >= connections_.size()) continue;
-    Connection* c = connections_[i];
+  // Closing only retires a connection (freed after the turn), so the list holds still.
+  for (Connection* c : connections_) {
     if (drain_over && c->phase() != Connection::Phase::kClosed) {
       bump(gateway_.stats().counters.drain_closed);
       c->close();
@@ -431,17 +635,16 @@ void Worker::sweep() {
     }
     c->sweep(now_);
   }
-  sweep_.expires_after(kSweepInterval);
-  sweep_.async_wait([this](error_code ec) {
-    if (!ec) sweep();
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Connection
 
-Connection::Connection(Worker& worker, ListenerKind kind, tcp::socket socket)
-    : worker_(worker), kind_(kind), client_(std::move(socket)), backend_(worker.context()) {
+Connection::Connection(Worker& worker, ListenerKind kind, UniqueFd fd)
+    : worker_(worker), kind_(kind) {
+  client_.fd = std::move(fd);
+  client_.watch = {Watch::Kind::kClient, this};
+  backend_.watch = {Watch::Kind::kBackend, this};
   accepted_ = Clock::now();
   last_activity_ = accepted_;
   worker_.gateway().stats().active_connections.fetch_add(1, std::memory_order_relaxed);
@@ -466,39 +669,65 @@ Connection::~Connection() {
 void Connection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
-  error_code ec;
-  client_.close(ec);
-  backend_.close(ec);
+  // Closing a descriptor also takes it out of epoll.
+  client_.fd.reset();
+  backend_.fd.reset();
+  worker_.retire(this);
 }
 
-void Connection::start() {
-  error_code ec;
-  client_.set_option(tcp::no_delay(true), ec);
-  client_.non_blocking(true, ec);
-  waitForHello();
+bool Connection::start() {
+  int one = 1;
+  ::setsockopt(client_.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // The registration reports at once what the client has already sent.
+  return worker_.watch(client_);
 }
 
-void Connection::waitForHello() {
-  // Wait for readability without a buffer: an idle connection costs no memory for bytes.
-  client_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](const error_code& ec) {
-    self->onClientReadable(ec);
-  });
+void Connection::onEvent(bool client, uint32_t events) {
+  if (phase_ == Phase::kClosed) return;
+  Socket& socket = client ? client_ : backend_;
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) socket.readable = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) socket.hung_up = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) socket.writable = true;
+  switch (phase_) {
+    case Phase::kInspecting:
+      if (client && client_.readable) readHello();
+      return;
+    case Phase::kConnecting:
+      if (!client && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        int error = 0;
+        socklen_t length = sizeof error;
+        if (::getsockopt(backend_.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length) != 0)
+          error = errno;
+        onConnectDone(error);
+      }
+      return;
+    case Phase::kProxying:
+      worker_.schedule(this);
+      return;
+    case Phase::kClosed:
+      return;
+  }
 }
 
-void Connection::onClientReadable(const error_code& ec) {
-  if (ec || phase_ != Phase::kInspecting) return;
+void Connection::readHello() {
   const auto& limits = worker_.table()->config().limits;
   size_t cap =
       kind_ == ListenerKind::kTls ? limits.max_client_hello_bytes : limits.max_http_head_bytes;
-  char chunk[4096];
-  size_t want = std::min(sizeof chunk, cap - std::min(cap, peeked_.size()));
-  if (want == 0) want = 1;  // a full buffer must still be inspected to say "too large"
-  error_code read_ec;
-  size_t n = client_.read_some(asio::buffer(chunk, want), read_ec);
-  if (read_ec == asio::error::would_block) return waitForHello();
-  if (read_ec || n == 0) return close();  // the client went away before saying anything
-  peeked_.append(chunk, n);
-  inspect();
+  while (phase_ == Phase::kInspecting && client_.readable) {
+    char chunk[4096];
+    size_t want = std::min(sizeof chunk, cap - std::min(cap, peeked_.size()));
+    if (want == 0) want = 1;  // a full buffer must still be inspected to say "too large"
+    ssize_t n = ::recv(client_.fd.get(), chunk, want, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      client_.readable = false;
+      return;
+    }
+    if (n <= 0) return close();  // the client went away before saying anything
+    if (static_cast<size_t>(n) < want && !client_.hung_up) client_.readable = false;
+    peeked_.append(chunk, static_cast<size_t>(n));
+    inspect();
+  }
 }
 
 void Connection::inspect() {
@@ -512,7 +741,7 @@ void Connection::inspect() {
         limits.max_client_hello_bytes);
     switch (hello.outcome) {
       case HelloOutcome::kNeedMore:
-        return waitForHello();
+        return;
       case HelloOutcome::kNotTls:
         bump(counters.hello_not_tls);
         return reject({});
@@ -553,7 +782,7 @@ void Connection::inspect() {
   auto head = inspectHttpHead(peeked_, limits.max_http_head_bytes);
   switch (head.outcome) {
     case HttpHeadOutcome::kNeedMore:
-      return waitForHello();
+      return;
     case HttpHeadOutcome::kMalformed:
       bump(counters.http_head_malformed);
       return reject("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
@@ -577,8 +806,8 @@ void Connection::inspect() {
 void Connection::reject(std::string_view http_response) {
   if (!http_response.empty()) {
     // Best effort and non-blocking: a client that does not read its 4xx loses it.
-    error_code ec;
-    client_.write_some(asio::buffer(http_response.data(), http_response.size()), ec);
+    [[maybe_unused]] auto sent = ::send(client_.fd.get(), http_response.data(),
+                                        http_response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   }
   close();
 }
@@ -624,33 +853,67 @@ void Connection::connectBackend() {
   if (index < 64) tried_ |= uint64_t{1} << index;
   backend_state_ = std::move(backend);
   backend_state_->active.fetch_add(1, std::memory_order_relaxed);
-  error_code ec;
-  auto address = asio::ip::make_address(backend_state_->address.ip, ec);
-  tcp::endpoint endpoint(address, backend_state_->address.port);
   connect_deadline_ = Clock::now() + worker_.table()->config().timeouts.connect;
-  backend_.async_connect(endpoint, [self = shared_from_this()](const error_code& connect_ec) {
-    self->onConnected(connect_ec);
-  });
+  socklen_t length = 0;
+  auto address = socketAddress(backend_state_->address, &length);
+  if (!address) return onConnectDone(EINVAL);
+  backend_ = Socket{};
+  backend_.watch = {Watch::Kind::kBackend, this};
+  backend_.fd.reset(::socket(address->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!backend_.fd.valid()) return onConnectDone(errno);
+  int one = 1;
+  ::setsockopt(backend_.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(backend_.fd.get(), reinterpret_cast<const sockaddr*>(&*address), length) != 0 &&
+      errno != EINPROGRESS)
+    return onConnectDone(errno);
+  // Connected or not yet: the registration reports writable once the handshake is over.
+  if (!worker_.watch(backend_)) return onConnectDone(errno);
 }
 
-void Connection::onConnected(const error_code& ec) {
+void Connection::onConnectDone(int error) {
   if (phase_ != Phase::kConnecting) return;
-  if (ec) {
+  if (error != 0) {
     // Passive health: this backend failed a real client; the active check brings it back.
     bump(worker_.gateway().stats().counters.backend_connect_failures);
     backend_state_->healthy.store(false, std::memory_order_relaxed);
     log::root().warn(
         "backend connect failed",
-        {{"route", route_name_}, {"backend", backend_state_->key}, {"error", ec.message()}});
+        {{"route", route_name_}, {"backend", backend_state_->key}, {"error", errnoText(error)}});
     backend_state_->active.fetch_sub(1, std::memory_order_relaxed);
     backend_state_.reset();
-    error_code ignored;
-    backend_.close(ignored);
-    backend_ = tcp::socket(worker_.context());
+    backend_.fd.reset();
     // Nothing has been sent yet, so another backend can take the connection unnoticed.
     return connectBackend();
   }
   startProxying();
+}
+
+ProxyAddresses proxyAddresses(int fd) {
+  ProxyAddresses addresses;
+  sockaddr_storage peer{}, local{};
+  socklen_t peer_length = sizeof peer, local_length = sizeof local;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0)
+    return addresses;
+  addresses.ipv6 = peer.ss_family == AF_INET6;
+  if (addresses.ipv6) {
+    const auto* p = reinterpret_cast<const sockaddr_in6*>(&peer);
+    std::memcpy(addresses.source.data(), &p->sin6_addr, 16);
+    addresses.source_port = ntohs(p->sin6_port);
+    if (local.ss_family == AF_INET6) {
+      const auto* l = reinterpret_cast<const sockaddr_in6*>(&local);
+      std::memcpy(addresses.destination.data(), &l->sin6_addr, 16);
+      addresses.destination_port = ntohs(l->sin6_port);
+    }
+  } else {
+    const auto* p = reinterpret_cast<const sockaddr_in*>(&peer);
+    const auto* l = reinterpret_cast<const sockaddr_in*>(&local);
+    std::memcpy(addresses.source.data(), &p->sin_addr, 4);
+    std::memcpy(addresses.destination.data(), &l->sin_addr, 4);
+    addresses.source_port = ntohs(p->sin_port);
+    addresses.destination_port = ntohs(l->sin_port);
+  }
+  return addresses;
 }
 
 void Connection::startProxying() {
@@ -659,30 +922,8 @@ void Connection::startProxying() {
   // The route was needed to pick a backend; keeping it would pin an old table.
   route_ = nullptr;
   route_keepalive_.reset();
-  error_code ec;
-  backend_.set_option(tcp::no_delay(true), ec);
-  backend_.non_blocking(true, ec);
-  if (proxy_protocol_) {
-    ProxyAddresses addresses;
-    auto peer = client_.remote_endpoint(ec);
-    auto local = client_.local_endpoint(ec);
-    if (!ec) {
-      addresses.ipv6 = peer.address().is_v6();
-      if (addresses.ipv6) {
-        addresses.source = peer.address().to_v6().to_bytes();
-        addresses.destination = local.address().is_v6() ? local.address().to_v6().to_bytes()
-                                                        : std::array<uint8_t, 16>{};
-      } else {
-        auto s = peer.address().to_v4().to_bytes();
-        auto d = local.address().to_v4().to_bytes();
-        std::copy(s.begin(), s.end(), addresses.source.begin());
-        std::copy(d.begin(), d.end(), addresses.destination.begin());
-      }
-      addresses.source_port = peer.port();
-      addresses.destination_port = local.port();
-      upstream_.initial = buildProxyV2Header(addresses, host_);
-    }
-  }
+  if (proxy_protocol_)
+    upstream_.initial = buildProxyV2Header(proxyAddresses(client_.fd.get()), host_);
   upstream_.initial += peeked_;
   peeked_.clear();
   peeked_.shrink_to_fit();
@@ -690,63 +931,84 @@ void Connection::startProxying() {
   upstream_.to = &backend_;
   downstream_.from = &backend_;
   downstream_.to = &client_;
-  downstream_.to_client = true;
   // The inspected bytes are the first thing the backend must see.
   upstream_.data = upstream_.initial.data();
   upstream_.length = upstream_.initial.size();
-  pump(upstream_);
-  if (phase_ == Phase::kProxying) pump(downstream_);
+  worker_.schedule(this);
 }
 
-void Connection::pump(Pipe& pipe, bool drained) {
-  if (phase_ != Phase::kProxying || pipe.done) return;
-  for (int budget = kPumpBudget; budget > 0; --budget) {
+void Connection::readTurn() {
+  if (phase_ != Phase::kProxying) return;
+  pump(upstream_, false, 1);
+  if (phase_ == Phase::kProxying) pump(downstream_, false, 1);
+}
+
+bool Connection::writeTurn() {
+  if (phase_ != Phase::kProxying) return true;
+  Step up = pump(upstream_, true, kPumpBudget);
+  if (phase_ != Phase::kProxying) return true;
+  Step down = pump(downstream_, true, kPumpBudget);
+  return phase_ != Phase::kProxying || (up != Step::kMore && down != Step::kMore);
+}
+
+Connection::Step Connection::pump(Pipe& pipe, bool writes, int budget) {
+  if (pipe.done) return Step::kIdle;
+  for (; budget > 0; --budget) {
     if (pipe.spliced > 0) {
-      ssize_t n = ::splice(pipe.splice->read_end.get(), nullptr, pipe.to->native_handle(), nullptr,
+      if (!writes) return Step::kMore;
+      if (!pipe.to->writable) return Step::kBlocked;
+      ssize_t n = ::splice(pipe.splice->read_end.get(), nullptr, pipe.to->fd.get(), nullptr,
                            pipe.spliced, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) return waitUntilWritable(pipe);
-      if (n <= 0) {
-        failed_ = true;
-        return close();
+      if (n < 0 && errno == EAGAIN) {
+        pipe.to->writable = false;
+        return Step::kBlocked;
       }
+      if (n <= 0) return fail(errno, true), Step::kIdle;
       pipe.spliced -= static_cast<size_t>(n);
       pipe.unflushed_bytes += static_cast<uint64_t>(n);
+      // The socket took less than there was: its buffer is full.
+      if (pipe.spliced > 0) pipe.to->writable = false;
       continue;
     }
     if (pipe.offset < pipe.length) {
-      error_code ec;
-      size_t n =
-          pipe.to->write_some(asio::buffer(pipe.data + pipe.offset, pipe.length - pipe.offset), ec);
-      if (ec == asio::error::would_block) return waitToWrite(pipe);
-      if (ec) {
-        failed_ = true;
-        return close();
+      if (!writes) return Step::kMore;
+      if (!pipe.to->writable) return Step::kBlocked;
+      ssize_t n = ::send(pipe.to->fd.get(), pipe.data + pipe.offset, pipe.length - pipe.offset,
+                         MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        pipe.to->writable = false;
+        return Step::kBlocked;
       }
-      pipe.offset += n;
-      pipe.unflushed_bytes += n;
+      if (n < 0) return fail(errno, true), Step::kIdle;
+      pipe.offset += static_cast<size_t>(n);
+      pipe.unflushed_bytes += static_cast<uint64_t>(n);
+      if (pipe.offset < pipe.length) pipe.to->writable = false;
       continue;
     }
     if (!pipe.initial.empty()) {
       pipe.initial.clear();
       pipe.initial.shrink_to_fit();
     }
-    if (pipe.eof) return finishPipe(pipe);
-    // A short read emptied the socket: the wait's read operation tries the socket again
-    // itself before it queues, so reading here too would only be a second EAGAIN.
-    if (drained) return waitToRead(pipe);
+    if (pipe.eof) return finishPipe(pipe), Step::kIdle;
+    if (!pipe.from->readable) {
+      // Idle: give the buffer and the (empty) kernel pipe back and wait for an event.
+      worker_.releaseInFlight(pipe);
+      return Step::kIdle;
+    }
     if (pipe.bulk && !pipe.splice) pipe.splice = worker_.takeSplicePipe();
     if (pipe.bulk && pipe.splice) {
       // Only ever into an empty pipe, so EAGAIN means the socket is empty. A splice that
       // comes back short proves nothing (a pipe holds at most 16 segments): read on.
-      ssize_t n = ::splice(pipe.from->native_handle(), nullptr, pipe.splice->write_end.get(),
-                           nullptr, kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n = ::splice(pipe.from->fd.get(), nullptr, pipe.splice->write_end.get(), nullptr,
+                           kSpliceChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) return waitToRead(pipe);
-      if (n < 0) {
-        failed_ = errno != ECONNRESET;
-        return close();
+      if (n < 0 && errno == EAGAIN) {
+        pipe.from->readable = false;
+        continue;
       }
+      if (n < 0) return fail(errno), Step::kIdle;
       if (n == 0) {
         pipe.eof = true;
         continue;
@@ -757,79 +1019,45 @@ void Connection::pump(Pipe& pipe, bool drained) {
       continue;
     }
     pipe.bulk = false;  // no pipe to be had: copy
-    if (!pipe.buffer) pipe.buffer = worker_.takeBuffer();
-    error_code ec;
-    size_t n = pipe.from->read_some(asio::buffer(pipe.buffer.get(), kBufferSize), ec);
-    if (ec == asio::error::would_block) return waitToRead(pipe);
-    if (ec == asio::error::eof) {
+    // The inbox first; a read that fills it goes on into a pooled buffer.
+    char* into = pipe.inbox.data();
+    size_t want = pipe.inbox.size();
+    if (pipe.inbox_full || pipe.buffer) {
+      if (!pipe.buffer) pipe.buffer = worker_.takeBuffer();
+      into = pipe.buffer.get();
+      want = kBufferSize;
+    }
+    ssize_t n = ::recv(pipe.from->fd.get(), into, want, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      pipe.from->readable = false;
+      pipe.inbox_full = false;
+      continue;
+    }
+    if (n < 0) return fail(errno), Step::kIdle;
+    if (n == 0) {
       pipe.eof = true;
       continue;
     }
-    if (ec) {
-      // A reset from either side ends both: there is no one to half-close to.
-      failed_ = ec != asio::error::connection_reset;
-      return close();
-    }
-    pipe.data = pipe.buffer.get();
-    pipe.length = n;
+    size_t got = static_cast<size_t>(n);
+    // Short: the socket is empty (new bytes bring a new edge), unless its end is already
+    // known to be there, which only another read can tell.
+    if (got < want && !pipe.from->hung_up) pipe.from->readable = false;
+    pipe.data = into;
+    pipe.length = got;
     pipe.offset = 0;
-    drained = n < kBufferSize;
-    pipe.bulk = !drained;
+    pipe.inbox_full = into == pipe.inbox.data() && got == want;
+    pipe.bulk = into != pipe.inbox.data() && got == want;
     last_activity_ = worker_.now();
   }
-  // Budget spent: let the loop serve other connections, then continue.
-  asio::post(worker_.context(), [self = shared_from_this(), &pipe] { self->pump(pipe); });
+  return Step::kMore;
 }
 
-void Connection::waitToRead(Pipe& pipe) {
-  // Idle: give the buffer and the (empty) kernel pipe back and wait with the inbox alone.
-  worker_.releaseInFlight(pipe);
-  pipe.from->async_read_some(
-      asio::buffer(pipe.inbox), [self = shared_from_this(), &pipe](const error_code& ec, size_t n) {
-        if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
-        if (ec == asio::error::eof) {
-          pipe.eof = true;
-          return self->pump(pipe);
-        }
-        if (ec) {
-          self->failed_ = ec != asio::error::connection_reset;
-          return self->close();
-        }
-        pipe.data = pipe.inbox.data();
-        pipe.length = n;
-        pipe.offset = 0;
-        pipe.drained = n < pipe.inbox.size();
-        self->last_activity_ = self->worker_.now();
-        self->worker_.deferPump(self, &pipe);
-      });
-}
-
-void Connection::waitToWrite(Pipe& pipe) {
-  pipe.to->async_write_some(
-      asio::buffer(pipe.data + pipe.offset, pipe.length - pipe.offset),
-      [self = shared_from_this(), &pipe](const error_code& ec, size_t n) {
-        if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
-        if (ec) {
-          self->failed_ = true;
-          return self->close();
-        }
-        pipe.offset += n;
-        pipe.unflushed_bytes += n;
-        self->pump(pipe);
-      });
-}
-
-// For spliced bytes, which have no user-space buffer to hand to an asynchronous write.
-void Connection::waitUntilWritable(Pipe& pipe) {
-  pipe.to->async_wait(
-      tcp::socket::wait_write, [self = shared_from_this(), &pipe](const error_code& ec) {
-        if (ec == asio::error::operation_aborted || self->phase_ != Phase::kProxying) return;
-        if (ec) {
-          self->failed_ = true;
-          return self->close();
-        }
-        self->pump(pipe);
-      });
+void Connection::fail(int error, bool writing) {
+  // Either way the connection ends: there is no one to half-close to. A peer that resets is
+  // not counted as an error of the route; a write that fails is.
+  failed_ = writing || error != ECONNRESET;
+  close();
 }
 
 void Connection::finishPipe(Pipe& pipe) {
@@ -837,8 +1065,7 @@ void Connection::finishPipe(Pipe& pipe) {
   // may send its last request and still read the answer).
   pipe.done = true;
   worker_.releaseInFlight(pipe);
-  error_code ec;
-  pipe.to->shutdown(tcp::socket::shutdown_send, ec);
+  ::shutdown(pipe.to->fd.get(), SHUT_WR);
   if (upstream_.done && downstream_.done) close();
 }
 
@@ -884,10 +1111,9 @@ void Connection::sweep(Clock::time_point now) {
       return;
     case Phase::kConnecting:
       if (now >= connect_deadline_) {
-        // Cancelling makes the pending connect fail, which tries the next backend.
-        error_code ec;
-        backend_.cancel(ec);
-        connect_deadline_ = now + timeouts.connect;
+        // The next backend, if any, gets the connection.
+        onConnectDone(ETIMEDOUT);
+        if (phase_ != Phase::kConnecting) return;
       }
       break;
     case Phase::kProxying:
@@ -916,6 +1142,9 @@ void Connection::sweep(Clock::time_point now) {
 // GatewayImpl
 
 Status GatewayImpl::start() {
+  // Connections write to sockets whose readers may vanish (splice(2) has no MSG_NOSIGNAL):
+  // that is an error to handle, not a reason for the whole process to die.
+  ::signal(SIGPIPE, SIG_IGN);
   // The source delivers the first configuration before start() returns, and every later one
   // from its own thread, which outlives this frame: only that first call, made while this frame
   // lives, may touch `first_error`; the flag that tells them apart is a member.
@@ -968,12 +1197,10 @@ Status GatewayImpl::start() {
     for (auto& [kind, text] : listeners) {
       auto address = parseBackendAddress(text);
       if (!address) return address.status();
-      error_code ec;
-      tcp::endpoint endpoint(asio::ip::make_address(address->ip, ec), address->port);
       // Port 0 asks the kernel for one; the other workers must then join that same port.
-      if (i > 0 && endpoint.port() == 0)
-        endpoint.port(static_cast<uint16_t>(workers_[0]->port(kind)));
-      HERD_RETURN_IF_ERROR(worker->listen(kind, endpoint));
+      if (i > 0 && address->port == 0)
+        address->port = static_cast<uint16_t>(workers_[0]->port(kind));
+      HERD_RETURN_IF_ERROR(worker->listen(kind, *address));
     }
     workers_.push_back(std::move(worker));
   }
@@ -1050,7 +1277,7 @@ void GatewayImpl::applyConfig(const GatewayConfig& config) {
   // Each worker swaps its pointer between two events, so a connection sees one table or the
   // other, never a mix.
   for (auto& w : workers_) {
-    asio::post(w->context(), [worker = w.get(), t = *table] { worker->setTable(t); });
+    w->post([worker = w.get(), t = *table] { worker->setTable(t); });
   }
   bump(stats_.counters.config_reloads);
   log::root().info("routes updated",
@@ -1110,7 +1337,7 @@ void GatewayImpl::drain() {
   // connection is accepted (each listener lives on its worker's thread).
   std::latch closed(static_cast<std::ptrdiff_t>(workers_.size()));
   for (auto& w : workers_) {
-    asio::post(w->context(), [worker = w.get(), deadline, &closed] {
+    w->post([worker = w.get(), deadline, &closed] {
       worker->closeListeners();
       worker->beginDrain(deadline);
       closed.count_down();
@@ -1133,17 +1360,10 @@ void GatewayImpl::stop() {
   if (source_) source_->stop();
   if (!started_) return;
   for (auto& w : workers_) {
-    asio::post(w->context(), [worker = w.get()] {
-      worker->closeListeners();
-      worker->stopped_ = true;
-      worker->closeAll();
-      worker->sweep_.cancel();
-    });
+    w->post([worker = w.get()] { worker->stop(); });
   }
-  // The loops run until the closed connections' handlers have released them.
-  for (auto& w : workers_) {
-    if (w->thread_.joinable()) w->thread_.join();
-  }
+  // Each loop closes its connections once it has stopped.
+  for (auto& w : workers_) w->join();
   asio::post(control_, [this] {
     health_timer_.cancel();
     control_work_.reset();

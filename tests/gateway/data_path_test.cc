@@ -119,5 +119,34 @@ TEST_F(GatewayDataPathTest, SmallMessagesAfterBulkBurstsAreNotHeldBack) {
       << gateway_.metric("herd_gateway_active_connections") << " connections still open";
 }
 
+// The gateway takes a read that comes back short for an empty socket and waits for the next
+// event; sizes at the edges of its inbox and of its buffers must still arrive whole, and an end
+// that arrives together with the last bytes must not be missed.
+TEST_F(GatewayDataPathTest, SizesAtTheBufferEdgesAndAnEndRightBehindTheLastByte) {
+  int fd = open();
+  uint32_t seed = 100;
+  for (size_t size :
+       {1, 511, 512, 513, 1024, 16 * 1024, 65535, 65536, 65537, 66048, 131072, 131073, 512, 1}) {
+    std::string message = randomBytes(size, seed++);
+    std::thread writer([&] { testing::sendAll(fd, message); });
+    EXPECT_TRUE(testing::readExactly(fd, size).value_or("") == message) << size << " bytes";
+    writer.join();
+  }
+  // The last request and the end of the client's stream, sent back to back.
+  ASSERT_TRUE(testing::sendAll(fd, "last"));
+  ::shutdown(fd, SHUT_WR);
+  EXPECT_EQ(testing::readToEof(fd), "last");
+  ::close(fd);
+  // Many short connections that say one thing and end at once.
+  for (int i = 0; i < 200; ++i) {
+    int c = open();
+    std::string word = "bye " + std::to_string(i);
+    ASSERT_TRUE(testing::sendAll(c, word));
+    ::shutdown(c, SHUT_WR);
+    ASSERT_EQ(testing::readToEof(c), word) << "connection " << i;
+    ::close(c);
+  }
+}
+
 }  // namespace
 }  // namespace herd::gateway
