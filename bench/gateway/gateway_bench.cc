@@ -306,6 +306,39 @@ http {{
     line(
         fmt::format("RSS KiB at {} idle connections", options_.idle),
         [](const Row& r) { return static_cast<double>(r.idle_rss); }, "{:.0f}");
+    // The same ratios taken round by round, herd against each proxy measured next to it in
+    // time, so that load from outside that drifts over the run shows as a spread rather than
+    // hiding in a ratio of medians.
+    if (options_.repeat > 1) {
+      fmt::print("\nPer round, herd/other: median [lowest, highest] of {} rounds\n",
+                 options_.repeat);
+      fmt::print("{:<36}", "figure");
+      for (size_t i = 1; i < n; ++i) fmt::print("{:>24}", "herd/" + proxies_[i].name);
+      fmt::print("\n");
+      auto paired = [&](const std::string& figure, auto get) {
+        fmt::print("{:<36}", figure);
+        for (size_t i = 1; i < n; ++i) {
+          std::vector<double> ratios;
+          for (size_t r = 0; r < rounds[i].size(); ++r) {
+            double other = get(rounds[i][r]);
+            if (other > 0) ratios.push_back(get(rounds[0][r]) / other);
+          }
+          std::sort(ratios.begin(), ratios.end());
+          fmt::print("{:>24}", ratios.empty() ? "-"
+                                              : fmt::format("{:.2f} [{:.2f}, {:.2f}]",
+                                                            ratios[ratios.size() / 2],
+                                                            ratios.front(), ratios.back()));
+        }
+        fmt::print("\n");
+      };
+      paired("keep-alive requests/s", [](const Row& r) { return r.keepalive.requests_per_s; });
+      paired("64 KiB responses MB/s", [](const Row& r) { return r.large.mb_per_s; });
+      paired("new TLS connections/s", [](const Row& r) { return r.fresh.requests_per_s; });
+      paired("keep-alive p50 latency ms", [](const Row& r) { return r.keepalive.p50_ms; });
+      paired("keep-alive p99 latency ms", [](const Row& r) { return r.keepalive.p99_ms; });
+      paired("proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; });
+      paired("proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; });
+    }
     fmt::print(
         "\nThroughput ratios above 1.0 favour herd; latency, CPU and memory ratios below 1.0 "
         "do.\n");
