@@ -323,6 +323,7 @@ class Connection {
   std::shared_ptr<BackendState> backend_state_;
   const Route* route_ = nullptr;  // valid while route_keepalive_ holds the table's route
   uint64_t tried_ = 0;
+  size_t connect_attempts_ = 0;
   uint64_t checked_version_ = 0;
   std::optional<Clock::time_point> route_removed_at_;
   Pipe upstream_;    // client -> backend
@@ -582,7 +583,10 @@ void Worker::resumeListeners() {
 }
 
 void Worker::closeListeners() {
-  for (auto& l : listeners_) l->fd.reset();
+  for (auto& l : listeners_) {
+    l->fd.reset();
+    l->paused_until.reset();  // a closed listener has nothing to resume
+  }
 }
 
 void Worker::stop() {
@@ -669,7 +673,8 @@ Connection::~Connection() {
 void Connection::close() {
   if (phase_ == Phase::kClosed) return;
   phase_ = Phase::kClosed;
-  // Closing a descriptor also takes it out of epoll.
+  // Closing a descriptor also takes it out of epoll (no other process holds it: every
+  // descriptor is close-on-exec and the gateway does not fork).
   client_.fd.reset();
   backend_.fd.reset();
   worker_.retire(this);
@@ -842,7 +847,9 @@ void Connection::route(const Route* route, const std::string& host) {
 
 void Connection::connectBackend() {
   size_t index = 0;
-  auto backend = route_->pick(tried_, &index);
+  // Each backend once at most (`tried_` remembers only the first 64 of a route).
+  auto backend =
+      connect_attempts_++ < route_->backends.size() ? route_->pick(tried_, &index) : nullptr;
   if (!backend) {
     bump(worker_.gateway().stats().counters.no_healthy_backend);
     failed_ = true;
@@ -874,8 +881,11 @@ void Connection::onConnectDone(int error) {
   if (phase_ != Phase::kConnecting) return;
   if (error != 0) {
     // Passive health: this backend failed a real client; the active check brings it back.
+    // Unless the gateway itself is out of descriptors, buffers or local ports.
+    bool local = error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM ||
+                 error == EADDRNOTAVAIL || error == EAGAIN;
     bump(worker_.gateway().stats().counters.backend_connect_failures);
-    backend_state_->healthy.store(false, std::memory_order_relaxed);
+    if (!local) backend_state_->healthy.store(false, std::memory_order_relaxed);
     log::root().warn(
         "backend connect failed",
         {{"route", route_name_}, {"backend", backend_state_->key}, {"error", errnoText(error)}});
