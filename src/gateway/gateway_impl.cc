@@ -13,16 +13,16 @@
 // writable (nginx's "ready"): an event sets them, and a read that comes back short (the socket
 // is empty; new bytes bring a new edge), EAGAIN, or a short write clears them.
 //
-// Each turn of the loop takes the events epoll reports, then does every read they allow, then
-// every write (a burst per peer: a backend or client that shares a core with others wakes once
-// for a burst of requests rather than once per request; HAProxy gets the same effect from
-// running its receivers before its senders). A direction waits with nothing: when bytes come,
-// they are read into its own small inbox (enough for a request or a short answer, so a
-// keep-alive exchange never takes a pooled buffer), then into a pooled buffer while more is
-// there, or, once a read fills a whole buffer (bulk: a large response, an etcd snapshot), with
-// splice(2) through a kernel pipe, which spares the two copies through user space. A direction
-// holds a pooled buffer or a kernel pipe only while it has bytes in flight. Reading stops
-// while bytes wait to be written: that is the backpressure, in both directions.
+// Each turn of the loop takes the events epoll reports, then does every read they allow (and
+// those of what arrived meanwhile, see Worker::loop), then every write (a burst per peer: a backend
+// or client that shares a core with others wakes once for a burst of requests rather than once per
+// request; HAProxy gets the same effect from running its receivers before its senders). A direction
+// waits with nothing: when bytes come, they are read into its own small inbox (enough for a request
+// or a short answer, so a keep-alive exchange never takes a pooled buffer), then into a pooled
+// buffer while more is there, or, once a read fills a whole buffer (bulk: a large response, an etcd
+// snapshot), with splice(2) through a kernel pipe, which spares the two copies through user space.
+// A direction holds a pooled buffer or a kernel pipe only while it has bytes in flight. Reading
+// stops while bytes wait to be written: that is the backpressure, in both directions.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
