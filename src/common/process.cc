@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <thread>
 
 extern char** environ;
@@ -294,6 +297,21 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::stri
         fmt::format("{} did not exit within {} ms", argv[0], timeout.count()));
   result.exit_code = *code;
   return result;
+}
+
+double cpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  auto name_end = stat.rfind(')');
+  if (name_end == std::string::npos) return 0;
+  // The fields after the command name (which may hold spaces): state(3) ... utime(14) stime(15).
+  std::istringstream fields(stat.substr(name_end + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);
+  }
+  return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace herd

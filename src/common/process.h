@@ -70,6 +70,10 @@ Result<CommandResult> runCommand(const std::vector<std::string>& argv, std::stri
                                  std::chrono::milliseconds timeout = std::chrono::seconds(60),
                                  const ProcessOptions& options = {});
 
+// User + system CPU seconds a process (all its threads) has used so far, from /proc; 0 when
+// there is no such process.
+double cpuSeconds(pid_t pid);
+
 // The full path of an executable found in $PATH, /usr/sbin or /sbin.
 Result<std::string> findExecutable(std::string_view name);
 

@@ -87,5 +87,16 @@ TEST(ProcessTest, RedirectsOutputToFiles) {
   EXPECT_EQ(*files::read(opts.stdout_path), "hello\n");
 }
 
+// A busy child accrues CPU time; a process that is gone has none.
+TEST(ProcessTest, CpuSecondsCountsAChildsWork) {
+  auto busy = Process::spawn({"sh", "-c", "while :; do :; done"});
+  ASSERT_TRUE(busy.isOk()) << busy.status().toString();
+  EXPECT_TRUE(testing::eventually([&] { return cpuSeconds(busy->pid()) >= 0.2; }, 10s))
+      << cpuSeconds(busy->pid()) << " CPU seconds";
+  pid_t pid = busy->pid();
+  busy->stop(2s);
+  EXPECT_EQ(cpuSeconds(pid), 0);
+}
+
 }  // namespace
 }  // namespace herd
