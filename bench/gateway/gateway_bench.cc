@@ -6,13 +6,16 @@
 // Measures: keep-alive requests/s, MB/s of 64 KiB responses, new TLS connections/s
 // (Connection: close), p50/p99 latency, proxy CPU per 1,000 requests and per GiB of 64 KiB
 // responses, RSS at N idle connections; prints each figure and the ratios herd/HAProxy and
-// herd/nginx.
+// herd/nginx. It measures twice: with the whole core, where on a small machine the load
+// generator and the backend are the bottleneck, and with each proxy held to the same share of
+// that core by a CFS quota, where the proxy is.
 #include <arpa/inet.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +23,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -123,10 +127,74 @@ double parseBytes(const std::string& text) {
   return v / (1024 * 1024);
 }
 
+// A cgroup of its own for one proxy, whose CPU time a CFS quota can cap: cgroup v2's cpu.max,
+// or v1's cpu controller. The quota is refilled every 10 ms, so that a capped proxy is held
+// back in short steps rather than stopped for most of a 100 ms period.
+class CpuCap {
+ public:
+  static std::unique_ptr<CpuCap> create(const std::string& name) {
+    std::string root;
+    bool v2 = files::read("/sys/fs/cgroup/cgroup.controllers").valueOr("").find("cpu") !=
+              std::string::npos;
+    if (v2) {
+      root = "/sys/fs/cgroup";
+      if (!writeTo(root + "/cgroup.subtree_control", "+cpu")) return nullptr;
+    } else if (files::exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")) {
+      root = "/sys/fs/cgroup/cpu";
+    } else {
+      return nullptr;
+    }
+    std::string dir = fmt::format("{}/herd-bench-{}-{}", root, ::getpid(), name);
+    if (::mkdir(dir.c_str(), 0755) != 0) return nullptr;
+    return std::unique_ptr<CpuCap>(new CpuCap(root, dir, v2));
+  }
+  CpuCap(const CpuCap&) = delete;
+  CpuCap& operator=(const CpuCap&) = delete;
+  // The processes have ended by now (or are moved back to the root group first).
+  ~CpuCap() {
+    for (pid_t pid : pids_) writeTo(root_ + "/cgroup.procs", std::to_string(pid));
+    ::rmdir(dir_.c_str());
+  }
+
+  bool add(pid_t pid) {
+    pids_.push_back(pid);
+    return writeTo(dir_ + "/cgroup.procs", std::to_string(pid));
+  }
+
+  // percent of one core; 0 lifts the cap.
+  bool set(int percent) {
+    constexpr int kPeriodUs = 10000;
+    int quota = kPeriodUs * percent / 100;
+    if (v2_) {
+      return writeTo(dir_ + "/cpu.max", percent > 0 ? fmt::format("{} {}", quota, kPeriodUs)
+                                                    : fmt::format("max {}", kPeriodUs));
+    }
+    return writeTo(dir_ + "/cpu.cfs_period_us", std::to_string(kPeriodUs)) &&
+           writeTo(dir_ + "/cpu.cfs_quota_us", percent > 0 ? std::to_string(quota) : "-1");
+  }
+
+ private:
+  CpuCap(std::string root, std::string dir, bool v2)
+      : root_(std::move(root)), dir_(std::move(dir)), v2_(v2) {}
+
+  // cgroup files take one write each; writeAtomic's rename does not apply to them.
+  static bool writeTo(const std::string& path, const std::string& value) {
+    std::ofstream out(path);
+    out << value;
+    out.flush();
+    return static_cast<bool>(out);
+  }
+
+  std::string root_, dir_;
+  bool v2_;
+  std::vector<pid_t> pids_;
+};
+
 struct Proxy {
   std::string name;
   int port = 0;
   std::optional<Process> process;
+  std::unique_ptr<CpuCap> cap;
 };
 
 struct Options {
@@ -138,6 +206,11 @@ struct Options {
   int repeat = 3;
   // Another herd binary (an earlier build) measured in the same run, for before/after.
   std::string baseline;
+  // The share of the core, in percent, that every proxy gets in the second measurement; 0
+  // skips it. A quarter of a core is below what each proxy uses when it has the whole core
+  // here, for all three throughput figures, so the proxy is the bottleneck.
+  int cpu_budget = 25;
+  bool capped_only = false;  // skip the measurement with the whole core
 };
 
 class Bench {
@@ -202,15 +275,49 @@ http {{
   }
 
   void run() {
-    struct Row {
-      std::string name;
-      WrkResult keepalive, large, fresh;
-      double cpu_per_1000 = 0;
-      double cpu_per_gb = 0;
-      long idle_rss = 0;
-    };
+    fmt::print(
+        "\nbench/gateway: {} s per figure, {} connections, proxies pinned to core 1 with "
+        "one worker each; median of {} rounds\n",
+        options_.duration, options_.connections, options_.repeat);
+    if (!options_.capped_only) {
+      auto whole = measure(0);
+      fmt::print("\nWith the whole core\n\n");
+      report(whole, true);
+    }
+    if (options_.cpu_budget > 0) {
+      bool capped = std::all_of(proxies_.begin(), proxies_.end(),
+                                [](const Proxy& p) { return p.cap != nullptr; });
+      if (!capped) {
+        fmt::print("\nWith {}% of the core: skipped (no cgroup with the cpu controller)\n",
+                   options_.cpu_budget);
+      } else {
+        auto budget = measure(options_.cpu_budget);
+        fmt::print("\nWith {}% of the core each (CFS quota), so that the proxy is the bottleneck\n\n",
+                   options_.cpu_budget);
+        report(budget, false);
+      }
+    }
+    fmt::print(
+        "\nThroughput ratios above 1.0 favour herd; latency, CPU and memory ratios below 1.0 "
+        "do.\n");
+  }
+
+ private:
+  struct Row {
+    WrkResult keepalive, large, fresh;
+    double cpu_per_1000 = 0;
+    double cpu_per_gb = 0;
+    long idle_rss = 0;
+  };
+  // rounds[proxy][round]
+  using Rounds = std::vector<std::vector<Row>>;
+
+  Rounds measure(int budget) {
     const size_t n = proxies_.size();
-    std::vector<std::vector<Row>> rounds(n);
+    Rounds rounds(n);
+    for (Proxy& p : proxies_) {
+      if (p.cap && !p.cap->set(budget)) die("cannot set the CPU quota of " + p.name);
+    }
     for (int round = 0; round < options_.repeat; ++round) {
       for (size_t turn = 0; turn < n; ++turn) {
         size_t i = (turn + static_cast<size_t>(round)) % n;
@@ -235,6 +342,14 @@ http {{
         rounds[i].push_back(row);
       }
     }
+    for (Proxy& p : proxies_) {
+      if (p.cap) p.cap->set(0);
+    }
+    return rounds;
+  }
+
+  void report(const Rounds& rounds, bool with_memory) {
+    const size_t n = proxies_.size();
     std::vector<Row> rows;
     for (size_t i = 0; i < n; ++i) {
       auto median = [&](auto get) {
@@ -244,7 +359,6 @@ http {{
         return values[values.size() / 2];
       };
       Row row;
-      row.name = proxies_[i].name;
       row.keepalive.requests_per_s =
           median([](const Row& r) { return r.keepalive.requests_per_s; });
       row.keepalive.p50_ms = median([](const Row& r) { return r.keepalive.p50_ms; });
@@ -253,16 +367,12 @@ http {{
       row.fresh.requests_per_s = median([](const Row& r) { return r.fresh.requests_per_s; });
       row.cpu_per_1000 = median([](const Row& r) { return r.cpu_per_1000; });
       row.cpu_per_gb = median([](const Row& r) { return r.cpu_per_gb; });
-      row.idle_rss = idleRss(proxies_[i]);
+      if (with_memory) row.idle_rss = idleRss(proxies_[i]);
       rows.push_back(row);
     }
-    fmt::print(
-        "\nbench/gateway: {} s per figure, {} connections, proxies pinned to core 1 with "
-        "one worker each; median of {} rounds\n\n",
-        options_.duration, options_.connections, options_.repeat);
     fmt::print("{:<36}", "figure");
-    for (auto& r : rows) fmt::print("{:>14}", r.name);
-    for (size_t i = 1; i < rows.size(); ++i) fmt::print("{:>16}", "herd/" + rows[i].name);
+    for (auto& p : proxies_) fmt::print("{:>14}", p.name);
+    for (size_t i = 1; i < n; ++i) fmt::print("{:>16}", "herd/" + proxies_[i].name);
     fmt::print("\n");
     auto line = [&](const std::string& figure, auto get, const char* format) {
       fmt::print("{:<36}", figure);
@@ -288,9 +398,11 @@ http {{
         "proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; }, "{:.2f}");
     line(
         "proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; }, "{:.0f}");
-    line(
-        fmt::format("RSS KiB at {} idle connections", options_.idle),
-        [](const Row& r) { return static_cast<double>(r.idle_rss); }, "{:.0f}");
+    if (with_memory) {
+      line(
+          fmt::format("RSS KiB at {} idle connections", options_.idle),
+          [](const Row& r) { return static_cast<double>(r.idle_rss); }, "{:.0f}");
+    }
     // The same ratios taken round by round, herd against each proxy measured next to it in
     // time, so that load from outside that drifts over the run shows as a spread rather than
     // hiding in a ratio of medians.
@@ -324,12 +436,8 @@ http {{
       paired("proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; });
       paired("proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; });
     }
-    fmt::print(
-        "\nThroughput ratios above 1.0 favour herd; latency, CPU and memory ratios below 1.0 "
-        "do.\n");
   }
 
- private:
   Process spawn(const std::vector<std::string>& argv) {
     ProcessOptions o;
     o.stdout_path = dir_ + "/proxies.log";
@@ -361,7 +469,21 @@ http {{
       pinned.insert(pinned.end(), argv.begin(), argv.end());
       return pinned;
     });
-    proxies_.push_back(Proxy{name, port, std::move(process)});
+    // Every process of the proxy (nginx's master and worker) joins its own cgroup, so that a
+    // quota can hold it to a share of the core: the parent first, so that a child it forks
+    // after the children are listed is born in the group.
+    auto cap = CpuCap::create(name);
+    if (cap && cap->add(process.pid())) {
+      for (pid_t pid : withChildren(process.pid())) {
+        if (pid != process.pid() && !cap->add(pid)) {
+          cap.reset();
+          break;
+        }
+      }
+    } else {
+      cap.reset();
+    }
+    proxies_.push_back(Proxy{name, port, std::move(process), std::move(cap)});
   }
 
   void addHerd(const std::string& name = "herd", const std::string& binary = HERD_BINARY) {
@@ -495,17 +617,23 @@ int main(int argc, char** argv) {
       options.idle = next();
     } else if (a == "--repeat") {
       options.repeat = std::max(1, next());
+    } else if (a == "--capped-only") {
+      options.capped_only = true;
+    } else if (a == "--cpu-budget") {
+      options.cpu_budget = std::clamp(next(), 0, 100);
     } else if (a == "--baseline" && i + 1 < argc) {
       options.baseline = argv[++i];
     } else {
       fmt::print(
           "usage: herd_bench_gateway [--duration SECONDS=5] [--connections N=32] [--idle N=5000]\n"
-          "                          [--repeat N=3] [--baseline HERD_BINARY]\n"
+          "                          [--repeat N=3] [--cpu-budget PERCENT=25] [--capped-only]\n"
+          "                          [--baseline HERD_BINARY]\n"
           "Runs herd gateway, HAProxy and nginx stream side by side (needs root for a private\n"
           "/etc/hosts, and haproxy, nginx with the stream module, wrk, openssl, taskset).\n");
       return a == "--help" ? 0 : 2;
     }
   }
+  if (options.capped_only && options.cpu_budget == 0) die("--capped-only needs a --cpu-budget");
   if (::geteuid() != 0) {
     fmt::print(
         "bench/gateway: skipped: needs root (wrk reads SNI names from a private /etc/hosts)\n");
