@@ -525,6 +525,9 @@ backend alpha
     });
   }
 
+  // With proxy_half_close on, nginx passes a FIN on and keeps the other direction open, as
+  // herd and HAProxy do. Its default closes both at the first FIN: a read, a write and a
+  // shutdown less per connection, and the other direction's last bytes lost.
   void addNginx() {
     addProxy("nginx", [&](int port) -> std::vector<std::string> {
       std::string conf = fmt::format(R"(load_module /usr/lib/nginx/modules/ngx_stream_module.so;
@@ -541,6 +544,7 @@ stream {{
     ssl_preread on;
     preread_timeout 60s;
     proxy_pass $route;
+    proxy_half_close on;
   }}
 }}
 )",
