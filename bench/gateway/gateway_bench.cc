@@ -280,21 +280,26 @@ http {{
         "one worker each; median of {} rounds\n",
         options_.duration, options_.connections, options_.repeat);
     if (!options_.capped_only) {
-      auto whole = measure(0);
+      auto whole = measure();
       fmt::print("\nWith the whole core\n\n");
       report(whole, true);
     }
     if (options_.cpu_budget > 0) {
-      bool capped = std::all_of(proxies_.begin(), proxies_.end(),
-                                [](const Proxy& p) { return p.cap != nullptr; });
+      bool capped = std::all_of(proxies_.begin(), proxies_.end(), [&](Proxy& p) {
+        return p.cap && p.cap->set(options_.cpu_budget);
+      });
       if (!capped) {
-        fmt::print("\nWith {}% of the core: skipped (no cgroup with the cpu controller)\n",
+        fmt::print("\nWith {}% of the core: skipped (no cgroup whose CPU quota can be set)\n",
                    options_.cpu_budget);
       } else {
-        auto budget = measure(options_.cpu_budget);
-        fmt::print("\nWith {}% of the core each (CFS quota), so that the proxy is the bottleneck\n\n",
-                   options_.cpu_budget);
+        auto budget = measure();
+        fmt::print(
+            "\nWith {}% of the core each (CFS quota), so that the proxy is the bottleneck\n\n",
+            options_.cpu_budget);
         report(budget, false);
+      }
+      for (Proxy& p : proxies_) {
+        if (p.cap) p.cap->set(0);
       }
     }
     fmt::print(
@@ -312,12 +317,9 @@ http {{
   // rounds[proxy][round]
   using Rounds = std::vector<std::vector<Row>>;
 
-  Rounds measure(int budget) {
+  Rounds measure() {
     const size_t n = proxies_.size();
     Rounds rounds(n);
-    for (Proxy& p : proxies_) {
-      if (p.cap && !p.cap->set(budget)) die("cannot set the CPU quota of " + p.name);
-    }
     for (int round = 0; round < options_.repeat; ++round) {
       for (size_t turn = 0; turn < n; ++turn) {
         size_t i = (turn + static_cast<size_t>(round)) % n;
@@ -341,9 +343,6 @@ http {{
         row.fresh = wrk(p.port, "/small", true);
         rounds[i].push_back(row);
       }
-    }
-    for (Proxy& p : proxies_) {
-      if (p.cap) p.cap->set(0);
     }
     return rounds;
   }
