@@ -4,12 +4,13 @@
 // private /etc/hosts (a mount namespace, so root is needed) on the other core.
 //
 // Measures: keep-alive requests/s, MB/s of 64 KiB responses, new TLS connections/s
-// (Connection: close), p50/p99 latency, proxy CPU per 1,000 requests and per GiB of 64 KiB
-// responses, RSS at N idle connections; prints each figure and the ratios herd/HAProxy and
-// herd/nginx. It measures twice: with the whole core, where on a small machine the load
-// generator and the backend are the bottleneck, and with each proxy held to the same share of
-// that core by a CFS quota, where the proxy is.
+// (Connection: close), p50/p99 latency, proxy CPU per 1,000 requests, per GiB of 64 KiB
+// responses and per 1,000 new connections, RSS at N idle connections; prints each figure and
+// the ratios herd/HAProxy and herd/nginx. It measures twice (memory once): with the whole
+// core, where on a small machine the load generator and the backend are the bottleneck, and
+// with each proxy held to the same share of that core by a CFS quota, where the proxy is.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -32,6 +33,8 @@
 
 #include "common/files.h"
 #include "common/process.h"
+#include "common/status.h"
+#include "common/unique_fd.h"
 
 namespace {
 
@@ -127,66 +130,92 @@ double parseBytes(const std::string& text) {
   return v / (1024 * 1024);
 }
 
+// cgroup files take one write each (writeAtomic's rename does not apply to them).
+Status writeTo(const std::string& path, std::string_view value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::ioError("open " + path, errno);
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size())) {
+    return Status::ioError("write " + path, errno);
+  }
+  return Status::ok();
+}
+
+bool hasWord(const std::string& text, std::string_view word) {
+  std::istringstream words(text);
+  std::string w;
+  while (words >> w) {
+    if (w == word) return true;
+  }
+  return false;
+}
+
 // A cgroup of its own for one proxy, whose CPU time a CFS quota can cap: cgroup v2's cpu.max,
 // or v1's cpu controller. The quota is refilled every 10 ms, so that a capped proxy is held
 // back in short steps rather than stopped for most of a 100 ms period.
 class CpuCap {
  public:
-  static std::unique_ptr<CpuCap> create(const std::string& name) {
+  static constexpr int kPeriodUs = 10000;
+  // The kernel's smallest quota is 1 ms: a tenth of the period.
+  static constexpr int kMinPercent = 10;
+
+  static Result<std::unique_ptr<CpuCap>> create(const std::string& name) {
     std::string root;
-    bool v2 = files::read("/sys/fs/cgroup/cgroup.controllers").valueOr("").find("cpu") !=
-              std::string::npos;
+    bool v2 = hasWord(files::read("/sys/fs/cgroup/cgroup.controllers").valueOr(""), "cpu");
+    bool enabled_cpu = false;
     if (v2) {
       root = "/sys/fs/cgroup";
-      if (!writeTo(root + "/cgroup.subtree_control", "+cpu")) return nullptr;
+      if (!hasWord(files::read(root + "/cgroup.subtree_control").valueOr(""), "cpu")) {
+        HERD_RETURN_IF_ERROR(writeTo(root + "/cgroup.subtree_control", "+cpu"));
+        enabled_cpu = true;
+      }
     } else if (files::exists("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")) {
       root = "/sys/fs/cgroup/cpu";
     } else {
-      return nullptr;
+      return Status::notFound("no cgroup with the cpu controller under /sys/fs/cgroup");
     }
     std::string dir = fmt::format("{}/herd-bench-{}-{}", root, ::getpid(), name);
-    if (::mkdir(dir.c_str(), 0755) != 0) return nullptr;
-    return std::unique_ptr<CpuCap>(new CpuCap(root, dir, v2));
+    if (::mkdir(dir.c_str(), 0755) != 0) return Status::ioError("mkdir " + dir, errno);
+    return std::unique_ptr<CpuCap>(new CpuCap(root, dir, v2, enabled_cpu));
   }
   CpuCap(const CpuCap&) = delete;
   CpuCap& operator=(const CpuCap&) = delete;
-  // The processes have ended by now (or are moved back to the root group first).
+  // The group's processes have ended by now, or release() took them out.
   ~CpuCap() {
-    for (pid_t pid : pids_) writeTo(root_ + "/cgroup.procs", std::to_string(pid));
-    ::rmdir(dir_.c_str());
+    if (::rmdir(dir_.c_str()) != 0) {
+      fmt::print(stderr, "bench/gateway: {}\n", Status::ioError("rmdir " + dir_, errno).toString());
+    }
+    if (enabled_cpu_) (void)writeTo(root_ + "/cgroup.subtree_control", "-cpu");
   }
 
-  bool add(pid_t pid) {
+  Status add(pid_t pid) {
+    HERD_RETURN_IF_ERROR(writeTo(dir_ + "/cgroup.procs", std::to_string(pid)));
     pids_.push_back(pid);
-    return writeTo(dir_ + "/cgroup.procs", std::to_string(pid));
+    return Status::ok();
+  }
+  // Moves the group's (live) processes back to the root group, so that it can be removed.
+  void release() {
+    for (pid_t pid : pids_) (void)writeTo(root_ + "/cgroup.procs", std::to_string(pid));
+    pids_.clear();
   }
 
-  // percent of one core; 0 lifts the cap.
-  bool set(int percent) {
-    constexpr int kPeriodUs = 10000;
+  // percent of one core, at least kMinPercent; 0 lifts the cap.
+  Status set(int percent) {
     int quota = kPeriodUs * percent / 100;
     if (v2_) {
       return writeTo(dir_ + "/cpu.max", percent > 0 ? fmt::format("{} {}", quota, kPeriodUs)
                                                     : fmt::format("max {}", kPeriodUs));
     }
-    return writeTo(dir_ + "/cpu.cfs_period_us", std::to_string(kPeriodUs)) &&
-           writeTo(dir_ + "/cpu.cfs_quota_us", percent > 0 ? std::to_string(quota) : "-1");
+    HERD_RETURN_IF_ERROR(writeTo(dir_ + "/cpu.cfs_period_us", std::to_string(kPeriodUs)));
+    return writeTo(dir_ + "/cpu.cfs_quota_us", percent > 0 ? std::to_string(quota) : "-1");
   }
 
  private:
-  CpuCap(std::string root, std::string dir, bool v2)
-      : root_(std::move(root)), dir_(std::move(dir)), v2_(v2) {}
-
-  // cgroup files take one write each; writeAtomic's rename does not apply to them.
-  static bool writeTo(const std::string& path, const std::string& value) {
-    std::ofstream out(path);
-    out << value;
-    out.flush();
-    return static_cast<bool>(out);
-  }
+  CpuCap(std::string root, std::string dir, bool v2, bool enabled_cpu)
+      : root_(std::move(root)), dir_(std::move(dir)), v2_(v2), enabled_cpu_(enabled_cpu) {}
 
   std::string root_, dir_;
   bool v2_;
+  bool enabled_cpu_;  // this group turned the cpu controller on for the root's children
   std::vector<pid_t> pids_;
 };
 
@@ -195,6 +224,7 @@ struct Proxy {
   int port = 0;
   std::optional<Process> process;
   std::unique_ptr<CpuCap> cap;
+  Status no_cap;  // why `cap` is empty
 };
 
 struct Options {
@@ -282,24 +312,26 @@ http {{
     if (!options_.capped_only) {
       auto whole = measure();
       fmt::print("\nWith the whole core\n\n");
-      report(whole, true);
+      report(whole, /*with_memory=*/true);
     }
     if (options_.cpu_budget > 0) {
-      bool capped = std::all_of(proxies_.begin(), proxies_.end(), [&](Proxy& p) {
-        return p.cap && p.cap->set(options_.cpu_budget);
-      });
-      if (!capped) {
-        fmt::print("\nWith {}% of the core: skipped (no cgroup whose CPU quota can be set)\n",
-                   options_.cpu_budget);
+      Status capped;
+      for (Proxy& p : proxies_) {
+        capped = p.cap ? p.cap->set(options_.cpu_budget) : p.no_cap;
+        if (!capped.isOk()) break;
+      }
+      if (!capped.isOk()) {
+        fmt::print("\nWith {}% of the core: skipped ({})\n", options_.cpu_budget,
+                   capped.toString());
       } else {
         auto budget = measure();
         fmt::print(
             "\nWith {}% of the core each (CFS quota), so that the proxy is the bottleneck\n\n",
             options_.cpu_budget);
-        report(budget, false);
+        report(budget, /*with_memory=*/false);
       }
       for (Proxy& p : proxies_) {
-        if (p.cap) p.cap->set(0);
+        if (p.cap) (void)p.cap->set(0);
       }
     }
     fmt::print(
@@ -312,6 +344,7 @@ http {{
     WrkResult keepalive, large, fresh;
     double cpu_per_1000 = 0;
     double cpu_per_gb = 0;
+    double cpu_per_1000_connections = 0;
     long idle_rss = 0;
   };
   // rounds[proxy][round]
@@ -340,7 +373,10 @@ http {{
         row.large = wrk(p.port, "/64k", false);
         double gigabytes = row.large.mb_per_s * options_.duration / 1024;
         row.cpu_per_gb = gigabytes > 0 ? (cpu() - cpu_before) * 1000 / gigabytes : 0;
+        cpu_before = cpu();
         row.fresh = wrk(p.port, "/small", true);
+        row.cpu_per_1000_connections =
+            row.fresh.requests > 0 ? (cpu() - cpu_before) * 1000 * 1000 / row.fresh.requests : 0;
         rounds[i].push_back(row);
       }
     }
@@ -366,6 +402,8 @@ http {{
       row.fresh.requests_per_s = median([](const Row& r) { return r.fresh.requests_per_s; });
       row.cpu_per_1000 = median([](const Row& r) { return r.cpu_per_1000; });
       row.cpu_per_gb = median([](const Row& r) { return r.cpu_per_gb; });
+      row.cpu_per_1000_connections =
+          median([](const Row& r) { return r.cpu_per_1000_connections; });
       if (with_memory) row.idle_rss = idleRss(proxies_[i]);
       rows.push_back(row);
     }
@@ -397,6 +435,9 @@ http {{
         "proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; }, "{:.2f}");
     line(
         "proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; }, "{:.0f}");
+    line(
+        "proxy CPU ms per 1,000 new conns", [](const Row& r) { return r.cpu_per_1000_connections; },
+        "{:.1f}");
     if (with_memory) {
       line(
           fmt::format("RSS KiB at {} idle connections", options_.idle),
@@ -434,6 +475,8 @@ http {{
       paired("keep-alive p99 latency ms", [](const Row& r) { return r.keepalive.p99_ms; });
       paired("proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; });
       paired("proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; });
+      paired("proxy CPU ms per 1,000 new conns",
+             [](const Row& r) { return r.cpu_per_1000_connections; });
     }
   }
 
@@ -471,18 +514,20 @@ http {{
     // Every process of the proxy (nginx's master and worker) joins its own cgroup, so that a
     // quota can hold it to a share of the core: the parent first, so that a child it forks
     // after the children are listed is born in the group.
-    auto cap = CpuCap::create(name);
-    if (cap && cap->add(process.pid())) {
+    std::unique_ptr<CpuCap> cap;
+    Status no_cap = [&]() -> Status {
+      HERD_ASSIGN_OR_RETURN(cap, CpuCap::create(name));
+      HERD_RETURN_IF_ERROR(cap->add(process.pid()));
       for (pid_t pid : withChildren(process.pid())) {
-        if (pid != process.pid() && !cap->add(pid)) {
-          cap.reset();
-          break;
-        }
+        if (pid != process.pid()) HERD_RETURN_IF_ERROR(cap->add(pid));
       }
-    } else {
+      return Status::ok();
+    }();
+    if (!no_cap.isOk() && cap) {
+      cap->release();
       cap.reset();
     }
-    proxies_.push_back(Proxy{name, port, std::move(process), std::move(cap)});
+    proxies_.push_back(Proxy{name, port, std::move(process), std::move(cap), no_cap});
   }
 
   void addHerd(const std::string& name = "herd", const std::string& binary = HERD_BINARY) {
@@ -623,7 +668,11 @@ int main(int argc, char** argv) {
     } else if (a == "--capped-only") {
       options.capped_only = true;
     } else if (a == "--cpu-budget") {
-      options.cpu_budget = std::clamp(next(), 0, 100);
+      options.cpu_budget = next();
+      if (options.cpu_budget != 0 &&
+          (options.cpu_budget < CpuCap::kMinPercent || options.cpu_budget > 100)) {
+        die(fmt::format("--cpu-budget takes 0 (none) or {} to 100", CpuCap::kMinPercent));
+      }
     } else if (a == "--baseline" && i + 1 < argc) {
       options.baseline = argv[++i];
     } else {
