@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,9 +81,14 @@ bool waitForPort(int port) {
   return false;
 }
 
+// Ends the run. Thrown rather than exiting, so that ~Bench stops the proxies and removes their
+// cgroups on the way out.
+struct Fatal : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 [[noreturn]] void die(const std::string& message) {
-  fmt::print(stderr, "bench/gateway: {}\n", message);
-  std::exit(1);
+  throw Fatal(message);
 }
 
 CommandResult mustRun(const std::vector<std::string>& argv, std::chrono::seconds timeout = 120s) {
@@ -647,9 +653,7 @@ stream {{
   std::vector<Proxy> proxies_;
 };
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int runBench(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -700,4 +704,15 @@ int main(int argc, char** argv) {
   bench.setUp();
   bench.run();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return runBench(argc, argv);
+  } catch (const Fatal& e) {
+    fmt::print(stderr, "bench/gateway: {}\n", e.what());
+    return 1;
+  }
 }
