@@ -351,10 +351,27 @@ http {{
     double cpu_per_1000 = 0;
     double cpu_per_gb = 0;
     double cpu_per_1000_connections = 0;
-    long idle_rss = 0;
   };
   // rounds[proxy][round]
   using Rounds = std::vector<std::vector<Row>>;
+
+  // Every figure taken round by round, in the order printed.
+  struct Figure {
+    const char* name;
+    double (*get)(const Row&);
+    const char* format;
+  };
+  static constexpr Figure kFigures[] = {
+      {"keep-alive requests/s", [](const Row& r) { return r.keepalive.requests_per_s; }, "{:.0f}"},
+      {"64 KiB responses MB/s", [](const Row& r) { return r.large.mb_per_s; }, "{:.1f}"},
+      {"new TLS connections/s", [](const Row& r) { return r.fresh.requests_per_s; }, "{:.0f}"},
+      {"keep-alive p50 latency ms", [](const Row& r) { return r.keepalive.p50_ms; }, "{:.3f}"},
+      {"keep-alive p99 latency ms", [](const Row& r) { return r.keepalive.p99_ms; }, "{:.3f}"},
+      {"proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; }, "{:.2f}"},
+      {"proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; }, "{:.0f}"},
+      {"proxy CPU ms per 1,000 new conns", [](const Row& r) { return r.cpu_per_1000_connections; },
+       "{:.1f}"},
+  };
 
   Rounds measure() {
     const size_t n = proxies_.size();
@@ -363,26 +380,31 @@ http {{
       for (size_t turn = 0; turn < n; ++turn) {
         size_t i = (turn + static_cast<size_t>(round)) % n;
         Proxy& p = proxies_[i];
-        Row row;
         std::vector<pid_t> pids = withChildren(p.process->pid());
-        auto cpu = [&] {
-          double total = 0;
-          for (pid_t pid : pids) total += cpuSeconds(pid);
-          return total;
+        // One wrk run, and the CPU seconds of the proxy's processes during it.
+        auto run = [&](const std::string& path, bool close, double* cpu_seconds) {
+          auto cpu = [&] {
+            double total = 0;
+            for (pid_t pid : pids) total += cpuSeconds(pid);
+            return total;
+          };
+          double before = cpu();
+          WrkResult result = wrk(p.port, path, close);
+          *cpu_seconds = cpu() - before;
+          return result;
         };
-        double cpu_before = cpu();
-        row.keepalive = wrk(p.port, "/small", false);
-        row.cpu_per_1000 = row.keepalive.requests > 0
-                               ? (cpu() - cpu_before) * 1000 * 1000 / row.keepalive.requests
-                               : 0;
-        cpu_before = cpu();
-        row.large = wrk(p.port, "/64k", false);
+        auto msPerThousand = [](double seconds, double count) {
+          return count > 0 ? seconds * 1000 * 1000 / count : 0;
+        };
+        Row row;
+        double seconds = 0;
+        row.keepalive = run("/small", false, &seconds);
+        row.cpu_per_1000 = msPerThousand(seconds, row.keepalive.requests);
+        row.large = run("/64k", false, &seconds);
         double gigabytes = row.large.mb_per_s * options_.duration / 1024;
-        row.cpu_per_gb = gigabytes > 0 ? (cpu() - cpu_before) * 1000 / gigabytes : 0;
-        cpu_before = cpu();
-        row.fresh = wrk(p.port, "/small", true);
-        row.cpu_per_1000_connections =
-            row.fresh.requests > 0 ? (cpu() - cpu_before) * 1000 * 1000 / row.fresh.requests : 0;
+        row.cpu_per_gb = gigabytes > 0 ? seconds * 1000 / gigabytes : 0;
+        row.fresh = run("/small", true, &seconds);
+        row.cpu_per_1000_connections = msPerThousand(seconds, row.fresh.requests);
         rounds[i].push_back(row);
       }
     }
@@ -391,63 +413,34 @@ http {{
 
   void report(const Rounds& rounds, bool with_memory) {
     const size_t n = proxies_.size();
-    std::vector<Row> rows;
-    for (size_t i = 0; i < n; ++i) {
-      auto median = [&](auto get) {
-        std::vector<double> values;
-        for (const Row& r : rounds[i]) values.push_back(get(r));
-        std::sort(values.begin(), values.end());
-        return values[values.size() / 2];
-      };
-      Row row;
-      row.keepalive.requests_per_s =
-          median([](const Row& r) { return r.keepalive.requests_per_s; });
-      row.keepalive.p50_ms = median([](const Row& r) { return r.keepalive.p50_ms; });
-      row.keepalive.p99_ms = median([](const Row& r) { return r.keepalive.p99_ms; });
-      row.large.mb_per_s = median([](const Row& r) { return r.large.mb_per_s; });
-      row.fresh.requests_per_s = median([](const Row& r) { return r.fresh.requests_per_s; });
-      row.cpu_per_1000 = median([](const Row& r) { return r.cpu_per_1000; });
-      row.cpu_per_gb = median([](const Row& r) { return r.cpu_per_gb; });
-      row.cpu_per_1000_connections =
-          median([](const Row& r) { return r.cpu_per_1000_connections; });
-      if (with_memory) row.idle_rss = idleRss(proxies_[i]);
-      rows.push_back(row);
-    }
     fmt::print("{:<36}", "figure");
     for (auto& p : proxies_) fmt::print("{:>14}", p.name);
     for (size_t i = 1; i < n; ++i) fmt::print("{:>16}", "herd/" + proxies_[i].name);
     fmt::print("\n");
-    auto line = [&](const std::string& figure, auto get, const char* format) {
+    // values[i]: proxy i's figure, then the ratios of herd's to each other proxy's.
+    auto line = [&](const std::string& figure, const std::vector<double>& values,
+                    const char* format) {
       fmt::print("{:<36}", figure);
-      for (auto& r : rows) fmt::print("{:>14}", fmt::format(fmt::runtime(format), get(r)));
-      double herd_value = get(rows[0]);
-      for (size_t i = 1; i < rows.size(); ++i) {
-        double other = get(rows[i]);
-        fmt::print("{:>16}", other > 0 ? fmt::format("{:.2f}", herd_value / other) : "-");
+      for (double v : values) fmt::print("{:>14}", fmt::format(fmt::runtime(format), v));
+      for (size_t i = 1; i < values.size(); ++i) {
+        fmt::print("{:>16}", values[i] > 0 ? fmt::format("{:.2f}", values[0] / values[i]) : "-");
       }
       fmt::print("\n");
     };
-    line(
-        "keep-alive requests/s", [](const Row& r) { return r.keepalive.requests_per_s; }, "{:.0f}");
-    line(
-        "64 KiB responses MB/s", [](const Row& r) { return r.large.mb_per_s; }, "{:.1f}");
-    line(
-        "new TLS connections/s", [](const Row& r) { return r.fresh.requests_per_s; }, "{:.0f}");
-    line(
-        "keep-alive p50 latency ms", [](const Row& r) { return r.keepalive.p50_ms; }, "{:.3f}");
-    line(
-        "keep-alive p99 latency ms", [](const Row& r) { return r.keepalive.p99_ms; }, "{:.3f}");
-    line(
-        "proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; }, "{:.2f}");
-    line(
-        "proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; }, "{:.0f}");
-    line(
-        "proxy CPU ms per 1,000 new conns", [](const Row& r) { return r.cpu_per_1000_connections; },
-        "{:.1f}");
+    for (const Figure& f : kFigures) {
+      std::vector<double> medians;
+      for (size_t i = 0; i < n; ++i) {
+        std::vector<double> values;
+        for (const Row& r : rounds[i]) values.push_back(f.get(r));
+        std::sort(values.begin(), values.end());
+        medians.push_back(values[values.size() / 2]);
+      }
+      line(f.name, medians, f.format);
+    }
     if (with_memory) {
-      line(
-          fmt::format("RSS KiB at {} idle connections", options_.idle),
-          [](const Row& r) { return static_cast<double>(r.idle_rss); }, "{:.0f}");
+      std::vector<double> rss;
+      for (const Proxy& p : proxies_) rss.push_back(static_cast<double>(idleRss(p)));
+      line(fmt::format("RSS KiB at {} idle connections", options_.idle), rss, "{:.0f}");
     }
     // The same ratios taken round by round, herd against each proxy measured next to it in
     // time, so that load from outside that drifts over the run shows as a spread rather than
@@ -458,13 +451,13 @@ http {{
       fmt::print("{:<36}", "figure");
       for (size_t i = 1; i < n; ++i) fmt::print("{:>24}", "herd/" + proxies_[i].name);
       fmt::print("\n");
-      auto paired = [&](const std::string& figure, auto get) {
-        fmt::print("{:<36}", figure);
+      for (const Figure& f : kFigures) {
+        fmt::print("{:<36}", f.name);
         for (size_t i = 1; i < n; ++i) {
           std::vector<double> ratios;
           for (size_t r = 0; r < rounds[i].size(); ++r) {
-            double other = get(rounds[i][r]);
-            if (other > 0) ratios.push_back(get(rounds[0][r]) / other);
+            double other = f.get(rounds[i][r]);
+            if (other > 0) ratios.push_back(f.get(rounds[0][r]) / other);
           }
           std::sort(ratios.begin(), ratios.end());
           fmt::print("{:>24}", ratios.empty() ? "-"
@@ -473,16 +466,7 @@ http {{
                                                             ratios.front(), ratios.back()));
         }
         fmt::print("\n");
-      };
-      paired("keep-alive requests/s", [](const Row& r) { return r.keepalive.requests_per_s; });
-      paired("64 KiB responses MB/s", [](const Row& r) { return r.large.mb_per_s; });
-      paired("new TLS connections/s", [](const Row& r) { return r.fresh.requests_per_s; });
-      paired("keep-alive p50 latency ms", [](const Row& r) { return r.keepalive.p50_ms; });
-      paired("keep-alive p99 latency ms", [](const Row& r) { return r.keepalive.p99_ms; });
-      paired("proxy CPU ms per 1,000 requests", [](const Row& r) { return r.cpu_per_1000; });
-      paired("proxy CPU ms per GiB of 64 KiB", [](const Row& r) { return r.cpu_per_gb; });
-      paired("proxy CPU ms per 1,000 new conns",
-             [](const Row& r) { return r.cpu_per_1000_connections; });
+      }
     }
   }
 
