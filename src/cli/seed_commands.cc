@@ -209,7 +209,7 @@ int runDescribe(const DescribeOptions& o, Streams io) {
   }
   const json& c = *got;
   auto line = [&](const char* label, const std::string& value) {
-    io.out << fmt::format("{:<20}{}\n", std::string(label) + ":", value.empty() ? "<none>" : value);
+    io.out << fmt::format("{:<22}{}\n", std::string(label) + ":", value.empty() ? "<none>" : value);
   };
   line("Name", str(c, {"metadata", "name"}));
   line("Version", str(c, {"spec", "version"}));

@@ -94,11 +94,12 @@ TEST_F(SeedCommandsTest, CreateGetDescribeDelete) {
 
   auto described = runHerd(with({"describe", "cluster", "demo"}));
   ASSERT_EQ(described.exit_code, 0) << described.err;
-  EXPECT_NE(described.out.find("Name:               demo\n"), std::string::npos) << described.out;
-  EXPECT_NE(described.out.find("Hostname:           k8s.example.com\n"), std::string::npos)
+  EXPECT_NE(described.out.find("Name:                 demo\n"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("Hostname:             k8s.example.com\n"), std::string::npos)
       << described.out;
   EXPECT_NE(described.out.find("etcd                        5"), std::string::npos)
       << described.out;
+  EXPECT_NE(described.out.find("Nodes (ready/total):  0/0\n"), std::string::npos) << described.out;
 
   auto deleted = runHerd(with({"delete", "cluster", "demo", "--wait", "--timeout", "30"}));
   ASSERT_EQ(deleted.exit_code, 0) << deleted.err;
