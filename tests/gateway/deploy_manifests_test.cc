@@ -18,8 +18,8 @@
 #include <tuple>
 
 #include "api/schema.h"
-#include "api/yaml.h"
 #include "common/files.h"
+#include "common/yaml.h"
 #include "gateway/config.h"
 #include "gateway/seed_route_source.h"
 #include "support/test_apiserver.h"
@@ -48,7 +48,7 @@ std::vector<Manifest> loadManifests() {
   }
   std::sort(paths.begin(), paths.end());
   for (const auto& path : paths) {
-    auto documents = api::parseDocuments(herd::testing::readFileOrDie(path));
+    auto documents = parseDocuments(herd::testing::readFileOrDie(path));
     EXPECT_TRUE(documents.isOk()) << path << ": " << documents.status().toString();
     if (!documents) continue;
     for (auto& d : *documents) {
@@ -256,7 +256,7 @@ TEST_F(GatewayDeployTest, DeploymentRunsTheConfigMapsFileOnItsPorts) {
 TEST_F(GatewayDeployTest, KustomizationListsEveryFile) {
   auto text = files::read(deployDir() + "/kustomization.yaml");
   ASSERT_TRUE(text.isOk());
-  auto documents = api::parseDocuments(*text);
+  auto documents = parseDocuments(*text);
   ASSERT_TRUE(documents.isOk() && documents->size() == 1);
   std::set<std::string> listed;
   for (const auto& r : strings((*documents)[0]["resources"])) listed.insert(r);
