@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "api/naming.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "pki/kubeconfig.h"
 #include "pki/ssh_key.h"
 
@@ -394,7 +394,7 @@ class Reconciler {
     std::optional<BootstrapToken> token;
     std::string reason = "missing";
     if (const std::string* text = existingData(std::string(layout::kTokenSecret))) {
-      auto docs = api::parseDocuments(*text);
+      auto docs = parseDocuments(*text);
       if (!docs || docs->size() != 1) {
         return Status::invalid(std::string(layout::kTokenSecret) +
                                ": not a bootstrap token Secret");
@@ -418,14 +418,14 @@ class Reconciler {
     } else {
       reason.clear();
     }
-    put(std::string(layout::kTokenSecret), api::toYaml(bootstrapTokenSecret(*token)), kPrivateMode);
+    put(std::string(layout::kTokenSecret), toYaml(bootstrapTokenSecret(*token)), kPrivateMode);
     put(std::string(layout::kToken), token->toString() + "\n", kPrivateMode);
     record("bootstrap-token", action, reason);
 
     // cluster-info follows the CA, the public endpoint and the token; rebuilt every time.
     std::string kubeconfig = renderClusterInfoKubeconfig(
         api::publicApiServerUrl(cluster_, options_.public_port), issued_.at("ca").cert_pem);
-    std::string text = api::toYaml(clusterInfoConfigMap(kubeconfig, *token));
+    std::string text = toYaml(clusterInfoConfigMap(kubeconfig, *token));
     const std::string* old = existingData(std::string(layout::kClusterInfo));
     PkiAction info_action = old == nullptr ? PkiAction::kCreated
                             : *old == text ? PkiAction::kKept
@@ -553,7 +553,7 @@ std::vector<PkiCheckItem> checkPki(const PkiFiles& files, const api::Cluster* cl
   PkiCheckItem token{"bootstrap-token", std::string(layout::kTokenSecret), "", {}, {}, {}};
   if (auto it = files.find(std::string(layout::kTokenSecret)); it == files.end()) {
     token.problem = "missing";
-  } else if (auto docs = api::parseDocuments(it->second.data); !docs || docs->size() != 1) {
+  } else if (auto docs = parseDocuments(it->second.data); !docs || docs->size() != 1) {
     token.problem = "not a bootstrap token Secret";
   } else if (auto parsed = tokenFromSecret(docs->front()); !parsed) {
     token.problem = parsed.status().message();

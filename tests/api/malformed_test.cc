@@ -2,6 +2,8 @@
 // paths, and nothing else.
 #include <gtest/gtest.h>
 
+#include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -260,8 +262,44 @@ INSTANTIATE_TEST_SUITE_P(Manifests, MalformedManifestTest, ::testing::ValuesIn(c
                            return param_info.param.name;
                          });
 
-TEST(MalformedManifestTest, AtLeastTwentyCases) {
-  EXPECT_GE(cases().size(), 20u);
+// The table itself: no two cases share a name or a manifest, and every expected error says
+// where the problem is, as a user needs it: a parse error, or a field path; a field or map key
+// said to be wrong (not missing) is one the manifest has.
+TEST(MalformedManifestTest, CasesAreDistinctAndEachErrorSaysWhere) {
+  static const std::regex kParseError(R"(^invalid (YAML|JSON): .+)");
+  static const std::regex kFieldError(
+      R"(^(<nil>|[A-Za-z]+(\.[A-Za-z]+|\[[^\]]+\])*): (Required value|Invalid value|)"
+      R"(Unsupported value|Forbidden|Duplicate value)(: .+)?$)");
+  static const std::regex kUnknownField(R"re(^unknown field "([A-Za-z]+(\.[A-Za-z]+)*)"$)re");
+  std::set<std::string> names, manifests;
+  for (const Case& c : cases()) {
+    EXPECT_TRUE(names.insert(c.name).second) << "two cases named " << c.name;
+    EXPECT_TRUE(manifests.insert(c.manifest).second) << c.name << " repeats another's manifest";
+    EXPECT_FALSE(c.errors.empty()) << c.name;
+    for (const std::string& error : c.errors) {
+      std::smatch m;
+      if (std::regex_match(error, kParseError) || error == "no objects") continue;
+      std::string path;
+      if (std::regex_match(error, m, kUnknownField)) {
+        path = m[1];
+      } else if (std::regex_match(error, m, kFieldError)) {
+        if (m[3] == "Required value" || m[1] == "<nil>") continue;
+        path = m[1];
+      } else {
+        ADD_FAILURE() << c.name << ": names neither a field path nor a parse error: " << error;
+        continue;
+      }
+      // The last name in the path: a map key (requests[cpu]) or a field (replicas).
+      std::string field = path.substr(path.rfind('.') + 1);
+      if (auto open = field.rfind('['); open != std::string::npos) {
+        std::string key = field.substr(open + 1, field.size() - open - 2);
+        field =
+            key.find_first_not_of("0123456789") == std::string::npos ? field.substr(0, open) : key;
+      }
+      EXPECT_NE(c.manifest.find(field), std::string::npos)
+          << c.name << ": " << error << " names " << field << ", which the manifest lacks";
+    }
+  }
 }
 
 TEST(ManifestTest, ValidManifestPassesAndIsDefaulted) {

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "support/test_env.h"
 
 namespace herd {

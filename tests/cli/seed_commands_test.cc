@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "api/crd.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "kube/client.h"
 #include "support/test_apiserver.h"
 
@@ -28,7 +28,7 @@ class SeedCommandsTest : public ::testing::Test {
   void installCrd() {
     auto client = kube::Client::create(server_->adminConfig());
     ASSERT_TRUE(client.isOk());
-    auto crd = api::parseDocuments(api::clusterCrdYaml());
+    auto crd = parseDocuments(api::clusterCrdYaml());
     ASSERT_TRUE(crd.isOk() && crd->size() == 1);
     ASSERT_TRUE((*client)->create(kube::crdsResource(), "", (*crd)[0]).isOk());
     for (int i = 0; i < 100; ++i) {

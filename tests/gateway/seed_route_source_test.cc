@@ -12,8 +12,8 @@
 
 #include "api/codec.h"
 #include "api/crd.h"
-#include "api/yaml.h"
 #include "common/files.h"
+#include "common/yaml.h"
 #include "gateway_test_util.h"
 #include "kube/client.h"
 #include "support/test_apiserver.h"
@@ -39,7 +39,7 @@ class SeedRoutesTest : public ::testing::Test {
     auto client = kube::Client::create(server_->adminConfig());
     ASSERT_TRUE(client.isOk());
     client_ = std::move(*client);
-    auto crd = api::parseDocuments(api::clusterCrdYaml());
+    auto crd = parseDocuments(api::clusterCrdYaml());
     ASSERT_TRUE(crd.isOk() && crd->size() == 1);
     ASSERT_TRUE(client_->create(kube::crdsResource(), "", (*crd)[0]).isOk());
     for (int i = 0; i < 200; ++i) {

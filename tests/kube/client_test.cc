@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "api/crd.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "fake_apiserver.h"
 #include "kube/api_error.h"
 #include "support/test_apiserver.h"
@@ -297,7 +297,7 @@ TEST_F(ClientTest, DiscoveryMapsKindsToResources) {
 }
 
 TEST_F(ClientTest, CustomResourceStatusSubresourceThroughDiscovery) {
-  auto crd = api::parseDocuments(api::clusterCrdYaml());
+  auto crd = parseDocuments(api::clusterCrdYaml());
   ASSERT_TRUE(crd.isOk());
   ASSERT_TRUE(client_->create(crdsResource(), "", (*crd)[0]).isOk());
   // The new kind is found once the server serves it (discovery is refreshed on a miss).

@@ -1,8 +1,8 @@
-#include "api/yaml.h"
+#include "common/yaml.h"
 
 #include <gtest/gtest.h>
 
-namespace herd::api {
+namespace herd {
 namespace {
 
 using nlohmann::json;
@@ -79,9 +79,9 @@ TEST(YamlEmitTest, StringsThatWouldChangeTypeAreQuoted) {
 }
 
 }  // namespace
-}  // namespace herd::api
+}  // namespace herd
 
-namespace herd::api {
+namespace herd {
 namespace {
 
 TEST(YamlScalarTest, HostileNumbersNeitherThrowNorOverflow) {
@@ -104,4 +104,4 @@ TEST(YamlScalarTest, HostileNumbersNeitherThrowNorOverflow) {
 }
 
 }  // namespace
-}  // namespace herd::api
+}  // namespace herd

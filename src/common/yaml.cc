@@ -1,4 +1,4 @@
-#include "api/yaml.h"
+#include "common/yaml.h"
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <set>
 
-namespace herd::api {
+namespace herd {
 namespace {
 
 // Deep enough for any real manifest, shallow enough to keep recursion off the stack limit.
@@ -303,4 +303,4 @@ std::string toYaml(const nlohmann::json& value) {
   return s;
 }
 
-}  // namespace herd::api
+}  // namespace herd
