@@ -86,7 +86,7 @@ TEST(GatewayStatsTest, PrometheusTextHasCountersRoutesAndHistogram) {
   bump(stats.counters.sni_unknown, 3);
   stats.route("alpha/api")->connections = 2;
   stats.peek.observe(std::chrono::microseconds(300));
-  std::string text = stats.renderPrometheus("");
+  std::string text = stats.renderPrometheus({}, true);
   EXPECT_NE(text.find("herd_gateway_sni_unknown_total 3\n"), std::string::npos);
   EXPECT_NE(text.find("herd_gateway_route_connections_total{route=\"alpha/api\"} 2\n"),
             std::string::npos);
