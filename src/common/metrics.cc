@@ -17,8 +17,12 @@ namespace {
 
 using LabelValues = std::vector<std::string>;
 
-bool isNameStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isNameStart(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 std::string_view typeName(Type type) {
   switch (type) {
@@ -120,8 +124,8 @@ class FamilyState {
   Status checkArity(size_t given) const {
     if (given == options.labels.size()) return Status::ok();
     return Status::invalid(fmt::format("metric {} has {} label(s) ({}), {} value(s) given",
-                                       options.name, options.labels.size(),
-                                       joined(options.labels), given));
+                                       options.name, options.labels.size(), joined(options.labels),
+                                       given));
   }
 
   // The series as they are now, sorted by label values.
@@ -366,9 +370,8 @@ struct Registry::Impl {
     std::lock_guard lock(mutex);
     for (const auto& n : claimed) {
       if (names.contains(n)) {
-        return Status::alreadyExists(
-            fmt::format("metric {} is registered already (a family uses the name {})",
-                        options.name, n));
+        return Status::alreadyExists(fmt::format(
+            "metric {} is registered already (a family uses the name {})", options.name, n));
       }
     }
     names.insert(claimed.begin(), claimed.end());

@@ -112,7 +112,7 @@ class Sink {
 
   // Counters and gauges. Integers are rendered exactly; doubles in their shortest form.
   template <class T>
-    requires std::integral<T>
+  requires std::integral<T>
   void add(std::initializer_list<std::string_view> labels, T value) {
     if constexpr (std::is_signed_v<T>) {
       addSigned(labels, static_cast<int64_t>(value));

@@ -78,11 +78,11 @@ GatewayStats::~GatewayStats() = default;
 
 void GatewayStats::registerFamilies() {
   for (const CounterEntry& c : kCounterTable) {
-    registry_->mustCollect(Type::kCounter,
-                           {fmt::format("herd_gateway_{}_total", c.name), fmt::format("{}.", c.help)},
-                           [this, field = c.field](Sink& s) {
-                             s.add((counters.*field).load(std::memory_order_relaxed));
-                           });
+    registry_->mustCollect(
+        Type::kCounter, {fmt::format("herd_gateway_{}_total", c.name), fmt::format("{}.", c.help)},
+        [this, field = c.field](Sink& s) {
+          s.add((counters.*field).load(std::memory_order_relaxed));
+        });
   }
   registry_->mustCollect(
       Type::kGauge, {"herd_gateway_active_connections", "Client connections open now."},
@@ -117,18 +117,18 @@ std::string GatewayStats::renderPrometheus(
   registry_->appendText(out);
   // What the route table and the gateway know at this scrape.
   metrics::Registry scrape;
-  scrape.mustCollect(Type::kGauge,
-                     {"herd_gateway_backend_healthy", "Whether the backend passes its health check.",
-                      {"backend"}},
-                     [&backends](Sink& s) {
-                       for (const auto& b : backends) s.add({b->key}, b->healthy.load() ? 1 : 0);
-                     });
-  scrape.mustCollect(Type::kGauge,
-                     {"herd_gateway_backend_active_connections", "Connections open to the backend.",
-                      {"backend"}},
-                     [&backends](Sink& s) {
-                       for (const auto& b : backends) s.add({b->key}, b->active.load());
-                     });
+  scrape.mustCollect(
+      Type::kGauge,
+      {"herd_gateway_backend_healthy", "Whether the backend passes its health check.", {"backend"}},
+      [&backends](Sink& s) {
+        for (const auto& b : backends) s.add({b->key}, b->healthy.load() ? 1 : 0);
+      });
+  scrape.mustCollect(
+      Type::kGauge,
+      {"herd_gateway_backend_active_connections", "Connections open to the backend.", {"backend"}},
+      [&backends](Sink& s) {
+        for (const auto& b : backends) s.add({b->key}, b->active.load());
+      });
   scrape.mustCollect(Type::kGauge, {"herd_gateway_ready", "Whether /readyz answers 200."},
                      [ready](Sink& s) { s.add(ready ? 1 : 0); });
   scrape.appendText(out);

@@ -31,8 +31,8 @@ constexpr MetricEntry kMetricTable[] = {
 
 Metrics::Metrics() : registry_(std::make_unique<metrics::Registry>()) {
   for (const MetricEntry& e : kMetricTable) {
-    std::string name = fmt::format("herd_tunnel_{}{}", e.name,
-                                   e.type == metrics::Type::kCounter ? "_total" : "");
+    std::string name =
+        fmt::format("herd_tunnel_{}{}", e.name, e.type == metrics::Type::kCounter ? "_total" : "");
     registry_->mustCollect(e.type, {std::move(name), std::string(e.help)},
                            [this, m = e.metric](metrics::Sink& s) { s.add(get(m)); });
   }

@@ -1,8 +1,8 @@
 // The tunnel's counters and gauges, declared once in one table and exported as Prometheus
 // text ("herd_tunnel_<name>", counters with "_total") through a metrics::Registry whose
-// collectors read these atomics at scrape time. Every refusal of untrusted input has a counter here, so an
-// operator can tell garbage on the SSH port from a node with the wrong key. Shared by the
-// SSH server, the registry and the CONNECT listeners; thread-safe (relaxed atomics).
+// collectors read these atomics at scrape time. Every refusal of untrusted input has a counter
+// here, so an operator can tell garbage on the SSH port from a node with the wrong key. Shared by
+// the SSH server, the registry and the CONNECT listeners; thread-safe (relaxed atomics).
 #pragma once
 
 #include <array>

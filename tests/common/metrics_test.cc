@@ -16,8 +16,7 @@ TEST(MetricsTest, CounterWithAndWithoutLabels) {
   Registry registry;
   auto plain = registry.counter({"herd_things_total", "Things done."});
   ASSERT_TRUE(plain.isOk()) << plain.status().toString();
-  auto labelled =
-      registry.counter({"herd_reconciles_total", "Reconciles.", {"cluster", "result"}});
+  auto labelled = registry.counter({"herd_reconciles_total", "Reconciles.", {"cluster", "result"}});
   ASSERT_TRUE(labelled.isOk()) << labelled.status().toString();
   (*(*plain)->withLabels({}))->inc(3);
   (*(*labelled)->withLabels({"beta", "ok"}))->inc();
@@ -102,7 +101,8 @@ TEST(MetricsTest, EscapesLabelValuesAndHelp) {
 TEST(MetricsTest, FamilyWithoutSeriesStillHasHelpAndType) {
   Registry registry;
   ASSERT_TRUE(registry.counter({"herd_none_total", "Nothing yet.", {"x"}}).isOk());
-  EXPECT_EQ(registry.text(), "# HELP herd_none_total Nothing yet.\n# TYPE herd_none_total counter\n");
+  EXPECT_EQ(registry.text(),
+            "# HELP herd_none_total Nothing yet.\n# TYPE herd_none_total counter\n");
 }
 
 TEST(MetricsTest, OutputIsDeterministicWhateverTheOrderOfUse) {
