@@ -94,5 +94,25 @@ TEST(GatewayStatsTest, PrometheusTextHasCountersRoutesAndHistogram) {
   EXPECT_NE(text.find("herd_gateway_peek_seconds_count 1\n"), std::string::npos);
 }
 
+TEST(GatewayStatsTest, PrometheusTextHasBackendsSortedAndReadiness) {
+  GatewayStats stats;
+  auto second = std::make_shared<BackendState>(BackendAddress{"10.0.0.2", 6443});
+  auto first = std::make_shared<BackendState>(BackendAddress{"10.0.0.1", 6443});
+  second->healthy = false;
+  second->active = 4;
+  std::string text = stats.renderPrometheus({second, first}, false);
+  EXPECT_NE(text.find("# HELP herd_gateway_backend_healthy Whether the backend passes its health "
+                      "check.\n# TYPE herd_gateway_backend_healthy gauge\n"
+                      "herd_gateway_backend_healthy{backend=\"10.0.0.1:6443\"} 1\n"
+                      "herd_gateway_backend_healthy{backend=\"10.0.0.2:6443\"} 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("herd_gateway_backend_active_connections{backend=\"10.0.0.2:6443\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE herd_gateway_ready gauge\nherd_gateway_ready 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE herd_gateway_peek_seconds histogram\n"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace herd::gateway
