@@ -1408,24 +1408,7 @@ std::string GatewayImpl::metricsText() const {
     std::lock_guard lock(table_mutex_);
     table = table_;
   }
-  std::string extra;
-  extra +=
-      "# HELP herd_gateway_backend_healthy Whether the backend passes its health check.\n"
-      "# TYPE herd_gateway_backend_healthy gauge\n";
-  for (const auto& b : table->backends()) {
-    extra += "herd_gateway_backend_healthy{backend=\"" + b->key + "\"} " +
-             (b->healthy.load() ? "1" : "0") + "\n";
-  }
-  extra +=
-      "# HELP herd_gateway_backend_active_connections Connections open to the backend.\n"
-      "# TYPE herd_gateway_backend_active_connections gauge\n";
-  for (const auto& b : table->backends()) {
-    extra += "herd_gateway_backend_active_connections{backend=\"" + b->key + "\"} " +
-             std::to_string(b->active.load()) + "\n";
-  }
-  extra += std::string("# HELP herd_gateway_ready Whether /readyz answers 200.\n") +
-           "# TYPE herd_gateway_ready gauge\nherd_gateway_ready " + (ready() ? "1" : "0") + "\n";
-  std::string text = stats_.renderPrometheus(extra);
+  std::string text = stats_.renderPrometheus(table->backends(), ready());
   if (tunnel_) text += tunnel_->metricsText();
   return text;
 }

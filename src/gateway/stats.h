@@ -1,6 +1,7 @@
 // The gateway's metrics: process-wide counters declared once in a table, per-route statistics
-// that outlive route-table versions, the peek-latency histogram, and the Prometheus text
-// rendering of all of them for /metrics.
+// that outlive route-table versions and the peek-latency histogram. /metrics reads them at
+// scrape time through the collectors of a metrics::Registry (common/metrics.h), which renders
+// the text: the data path only ever touches these atomics.
 //
 // Everything here is updated from every worker thread with relaxed atomics (each value is
 // independent; /metrics needs no cross-counter consistency). The connection objects batch
@@ -17,8 +18,15 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
+
+namespace herd::metrics {
+class Registry;
+}
 
 namespace herd::gateway {
+
+struct BackendState;
 
 // X(name, help): each becomes herd_gateway_<name>_total.
 #define HERD_GATEWAY_COUNTERS(X)                                                            \
@@ -75,7 +83,9 @@ class PeekHistogram {
   static constexpr std::array<double, 10> kBounds{0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                                   0.005,  0.01,    0.05,   0.25,  1.0};
   void observe(std::chrono::nanoseconds elapsed);
-  void render(std::string& out) const;
+  // Per-bucket counts (not cumulative), the last above every bound.
+  std::array<uint64_t, kBounds.size() + 1> buckets() const;
+  double sumSeconds() const;
 
  private:
   std::array<std::atomic<uint64_t>, kBounds.size() + 1> buckets_{};
@@ -85,19 +95,26 @@ class PeekHistogram {
 
 class GatewayStats {
  public:
+  GatewayStats();
+  ~GatewayStats();
+
   Counters counters;
   PeekHistogram peek;
   std::atomic<int64_t> active_connections{0};
 
   // The stats of `route`, created on first use.
   std::shared_ptr<RouteStats> route(const std::string& route);
-  // Prometheus text exposition format 0.0.4. `extra` is appended (backend and readiness
-  // gauges, which the gateway knows).
-  std::string renderPrometheus(std::string_view extra) const;
+  // Prometheus text exposition format 0.0.4: these stats, then the health and load of
+  // `backends` (the current route table's) and whether the gateway is ready.
+  std::string renderPrometheus(const std::vector<std::shared_ptr<BackendState>>& backends,
+                               bool ready) const;
 
  private:
+  void registerFamilies();
+
   mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<RouteStats>> routes_;
+  std::unique_ptr<metrics::Registry> registry_;
 };
 
 }  // namespace herd::gateway

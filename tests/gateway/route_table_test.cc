@@ -86,12 +86,32 @@ TEST(GatewayStatsTest, PrometheusTextHasCountersRoutesAndHistogram) {
   bump(stats.counters.sni_unknown, 3);
   stats.route("alpha/api")->connections = 2;
   stats.peek.observe(std::chrono::microseconds(300));
-  std::string text = stats.renderPrometheus("");
+  std::string text = stats.renderPrometheus({}, true);
   EXPECT_NE(text.find("herd_gateway_sni_unknown_total 3\n"), std::string::npos);
   EXPECT_NE(text.find("herd_gateway_route_connections_total{route=\"alpha/api\"} 2\n"),
             std::string::npos);
   EXPECT_NE(text.find("herd_gateway_peek_seconds_bucket{le=\"0.0005\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("herd_gateway_peek_seconds_count 1\n"), std::string::npos);
+}
+
+TEST(GatewayStatsTest, PrometheusTextHasBackendsSortedAndReadiness) {
+  GatewayStats stats;
+  auto second = std::make_shared<BackendState>(BackendAddress{"10.0.0.2", 6443});
+  auto first = std::make_shared<BackendState>(BackendAddress{"10.0.0.1", 6443});
+  second->healthy = false;
+  second->active = 4;
+  std::string text = stats.renderPrometheus({second, first}, false);
+  EXPECT_NE(text.find("# HELP herd_gateway_backend_healthy Whether the backend passes its health "
+                      "check.\n# TYPE herd_gateway_backend_healthy gauge\n"
+                      "herd_gateway_backend_healthy{backend=\"10.0.0.1:6443\"} 1\n"
+                      "herd_gateway_backend_healthy{backend=\"10.0.0.2:6443\"} 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("herd_gateway_backend_active_connections{backend=\"10.0.0.2:6443\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE herd_gateway_ready gauge\nherd_gateway_ready 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE herd_gateway_peek_seconds histogram\n"), std::string::npos);
 }
 
 }  // namespace
