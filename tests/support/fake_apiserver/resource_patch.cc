@@ -1,8 +1,8 @@
 #include <algorithm>
 
 #include "admission.h"
-#include "api/yaml.h"
 #include "builtin.h"
+#include "common/yaml.h"
 #include "managed_fields.h"
 #include "objects.h"
 #include "patch.h"
@@ -116,7 +116,7 @@ Outcome ResourceHandler::apply(const HttpRequest& req, const Target& t) {
                      "required for apply patch",
                      details}};
   }
-  auto docs = api::parseDocuments(req.body);
+  auto docs = parseDocuments(req.body);
   if (!docs.isOk() || docs->size() != 1 || !(*docs)[0].is_object()) {
     return {400, nullptr,
             badRequest("error decoding YAML: " + (docs.isOk() ? std::string("expected one object")
