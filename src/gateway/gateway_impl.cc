@@ -1,17 +1,18 @@
 // The data path of the gateway: one event loop per worker thread directly on epoll, each with
 // its own SO_REUSEPORT listeners (the kernel spreads connections; no hand-off between
 // threads), its own copy of the current route table, a buffer pool, and one sweep ten times a
-// second that enforces every timeout of its connections (no timer per connection: ten
-// thousand idle connections cost ten thousand sockets, not ten thousand timers).
+// second that enforces every timeout of its connections (no timer per connection: idle
+// connections cost their sockets, not a timer each).
 //
 // Why not Boost.Asio here (the control loop and the admin server use it): its reactor retries
 // a read speculatively before it waits, and only remembers that a socket is empty after EOF,
 // so a keep-alive exchange costs one extra recv() that says EAGAIN per direction; a bare
-// readiness wait instead re-arms the descriptor with an epoll_ctl() every time. Measured with
-// bench/gateway, that was twice HAProxy's recv() calls per request. Here every socket is
-// registered once, edge-triggered for reading and writing, and keeps two flags, readable and
-// writable (nginx's "ready"): an event sets them, and a read that comes back short (the socket
-// is empty; new bytes bring a new edge), EAGAIN, or a short write clears them.
+// readiness wait instead re-arms the descriptor with an epoll_ctl() every time. What that cost,
+// and what the loop below saved, is measured in docs/gateway.md, sections "Data path and
+// limits" and "Benchmark". Here every socket is registered once, edge-triggered for reading
+// and writing, and keeps two flags, readable and writable (nginx's "ready"): an event sets
+// them, and a read that comes back short (the socket is empty; new bytes bring a new edge),
+// EAGAIN, or a short write clears them.
 //
 // Each turn of the loop takes the events epoll reports, then does every read they allow (and
 // those of what arrived meanwhile, see Worker::loop), then every write (a burst per peer: a backend
@@ -66,14 +67,16 @@ using boost::system::error_code;
 // The granularity of every timeout. Timeouts are seconds long; 100 ms of slack is noise, and
 // a sweep over a worker's connections ten times a second costs next to nothing.
 constexpr std::chrono::milliseconds kSweepInterval{100};
-// One buffer per direction with bytes in flight: a 64 KiB response moves in one read, and a
-// fully busy connection holds at most 128 KiB.
+// One buffer per direction with bytes in flight, so a fully busy connection holds two. This
+// size moves a 64 KiB response in one read; smaller buffers measured worse on bulk transfers
+// (see docs/gateway.md, section "Benchmark", the paragraph "What got herd here").
 constexpr size_t kBufferSize = 64 * 1024;
 // What a direction reads first: a keep-alive request or response of this size goes through
 // without a pooled buffer.
 constexpr size_t kInboxSize = 512;
-// Buffers kept for reuse per worker; beyond that they go back to the allocator.
-constexpr size_t kMaxPooledBuffers = 512;  // 32 MiB
+// Buffers kept for reuse per worker (at most kMaxPooledBuffers * kBufferSize bytes held
+// idle); beyond that they go back to the allocator.
+constexpr size_t kMaxPooledBuffers = 512;
 // A direction whose read fills a whole buffer is moving bulk data: it moves on with splice(2),
 // socket to kernel pipe to socket, without copying into the gateway. A splice takes at most
 // what a default pipe holds.
@@ -533,9 +536,9 @@ void Worker::schedule(Connection* c) {
 // With `look_again`, between the reads and the writes one more look for events, without
 // waiting: the reads of what came in meanwhile join this turn's, the writes go out in fuller
 // bursts, and the loop does not fall asleep between two events microseconds apart (on a
-// virtual machine every wake-up also resumes a halted CPU). Measured with bench/gateway
-// against the same loop without it (medians of 7 rounds): 1.11x keep-alive requests/s, 0.61x
-// p99 latency, 0.96x CPU per request (fewer wake-ups cost less than the extra look).
+// virtual machine every wake-up also resumes a halted CPU). Fewer wake-ups cost less than the
+// extra look; what it gives in requests/s, tail latency and CPU is in docs/gateway.md,
+// section "Benchmark", the paragraph "What got herd here".
 void Worker::runScheduled(bool look_again) {
   running_.swap(scheduled_);
   for (Connection* c : running_) c->readTurn();
