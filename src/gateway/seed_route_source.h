@@ -14,7 +14,8 @@
 // Changes are coalesced: the first event after a quiet period opens a short window (10 ms by
 // default) in which further events join, then one configuration is built from the informers'
 // caches and delivered if it differs from the last one. So a burst (a rollout touching every
-// slice) costs one table swap and a change still applies well within 100 ms.
+// slice) costs one table swap, and a change still applies promptly (how promptly is measured
+// in docs/gateway.md, section "Route sources").
 //
 // Owns two informers and one thread; start/stop from one thread.
 #pragma once
