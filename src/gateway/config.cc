@@ -1,14 +1,14 @@
 #include "gateway/config.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <charconv>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "common/files.h"
+#include "common/net.h"
 #include "gateway/client_hello.h"
 
 namespace herd::gateway {
@@ -101,38 +101,14 @@ bool isDnsLabel(std::string_view name) {
 }  // namespace
 
 std::string BackendAddress::key() const {
-  if (ip.find(':') != std::string::npos) return fmt::format("[{}]:{}", ip, port);
-  return fmt::format("{}:{}", ip, port);
+  return net::formatHostPort(ip, port);
 }
 
 Result<BackendAddress> parseBackendAddress(std::string_view text) {
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find("]:");
-    if (close == std::string_view::npos) {
-      return Status::invalid(fmt::format("\"{}\": expected [ipv6]:port", text));
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      return Status::invalid(fmt::format("\"{}\": expected ip:port", text));
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-    return Status::invalid(fmt::format("\"{}\": port must be 1..65535", text));
-  }
-  BackendAddress out{std::string(host), static_cast<uint16_t>(value)};
+  HERD_ASSIGN_OR_RETURN(auto parsed, net::parseHostPort(text));
+  BackendAddress out{std::move(parsed.host), parsed.port};
   if (out.ip == "localhost") out.ip = "127.0.0.1";
-  unsigned char buffer[16];
-  bool v4 = inet_pton(AF_INET, out.ip.c_str(), buffer) == 1;
-  bool v6 = !v4 && inet_pton(AF_INET6, out.ip.c_str(), buffer) == 1;
-  if (!v4 && !v6) {
+  if (!net::IpAddress::parse(out.ip)) {
     return Status::invalid(fmt::format("\"{}\": host must be an IP address", text));
   }
   return out;
@@ -158,7 +134,7 @@ Result<Millis> parseDuration(std::string_view text) {
 }
 
 Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& base_dir) {
-  auto docs = api::parseDocuments(text);
+  auto docs = parseDocuments(text);
   if (!docs) return docs.status();
   if (docs->size() != 1) return Status::invalid("expected exactly one YAML document");
   const json& root = docs->front();

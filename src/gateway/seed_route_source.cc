@@ -1,6 +1,5 @@
 #include "gateway/seed_route_source.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include "api/defaults.h"
 #include "api/naming.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "gateway/file_stamp.h"
 #include "kube/client.h"
 #include "kube/informer.h"
@@ -47,8 +47,8 @@ std::string lower(std::string s) {
 }
 
 bool isIpLiteral(const std::string& ip, bool v6) {
-  unsigned char buffer[16];
-  return ::inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), buffer) == 1;
+  auto parsed = net::IpAddress::parse(ip);
+  return parsed && parsed->isV4() != v6;
 }
 
 // The port of a slice that carries the service's traffic: the one named after its role

@@ -12,30 +12,32 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/net.h"
+#include "common/socket.h"
 #include "gateway/connection.h"
 #include "gateway/route_table.h"
 #include "gateway/stats.h"
-#include "tunnel/socket_util.h"
 
 namespace herd::gateway {
 
 std::optional<sockaddr_storage> socketAddress(const BackendAddress& address, socklen_t* length) {
+  auto ip = net::IpAddress::parse(address.ip);
+  if (!ip) return std::nullopt;
   sockaddr_storage storage{};
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
-  if (::inet_pton(AF_INET, address.ip.c_str(), &v4->sin_addr) == 1) {
+  if (ip->isV4()) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
     v4->sin_family = AF_INET;
     v4->sin_port = htons(address.port);
+    std::memcpy(&v4->sin_addr, ip->bytes().data(), 4);
     *length = sizeof *v4;
-    return storage;
-  }
-  if (::inet_pton(AF_INET6, address.ip.c_str(), &v6->sin6_addr) == 1) {
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(address.port);
+    std::memcpy(&v6->sin6_addr, ip->bytes().data(), 16);
     *length = sizeof *v6;
-    return storage;
   }
-  return std::nullopt;
+  return storage;
 }
 
 Worker::Worker(GatewayStats& stats, size_t index)
@@ -92,7 +94,7 @@ Status Worker::listen(ListenerKind kind, const BackendAddress& address) {
 
 int Worker::port(ListenerKind kind) const {
   for (const auto& l : listeners_) {
-    if (l->kind == kind && l->fd.valid()) return tunnel::boundPort(l->fd.get());
+    if (l->kind == kind && l->fd.valid()) return net::boundPort(l->fd.get());
   }
   return 0;
 }

@@ -1,4 +1,4 @@
-#include "tunnel/socket_util.h"
+#include "common/socket.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -12,19 +12,12 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <memory>
 
-namespace herd::tunnel {
+#include "common/net.h"
+
+namespace herd::net {
 namespace {
-
-Result<std::pair<std::string, std::string>> splitHostPort(const std::string& address) {
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) return Status::invalid("\"" + address + "\" is not host:port");
-  std::string host = address.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  return std::make_pair(host, address.substr(colon + 1));
-}
 
 struct AddrInfoDeleter {
   void operator()(addrinfo* a) const { ::freeaddrinfo(a); }
@@ -32,14 +25,17 @@ struct AddrInfoDeleter {
 
 Result<std::unique_ptr<addrinfo, AddrInfoDeleter>> resolve(const std::string& address,
                                                            bool passive) {
-  HERD_ASSIGN_OR_RETURN(auto hp, splitHostPort(address));
+  // An empty host is the wildcard address for a listener and loopback for a client, as
+  // getaddrinfo has it.
+  HERD_ASSIGN_OR_RETURN(auto hp,
+                        parseHostPort(address, {.host_optional = true, .port_zero = passive}));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = passive ? AI_PASSIVE : 0;
   addrinfo* out = nullptr;
-  int rc =
-      ::getaddrinfo(hp.first.empty() ? nullptr : hp.first.c_str(), hp.second.c_str(), &hints, &out);
+  std::string port = std::to_string(hp.port);
+  int rc = ::getaddrinfo(hp.host.empty() ? nullptr : hp.host.c_str(), port.c_str(), &hints, &out);
   if (rc != 0) {
     return Status::invalid(fmt::format("resolve {}: {}", address, ::gai_strerror(rc)));
   }
@@ -135,18 +131,4 @@ bool writeAll(int fd, std::string_view data, std::chrono::milliseconds timeout) 
   return true;
 }
 
-std::string httpError(int status, std::string_view body) {
-  std::string_view reason = status == 400   ? "Bad Request"
-                            : status == 403 ? "Forbidden"
-                            : status == 405 ? "Method Not Allowed"
-                            : status == 431 ? "Request Header Fields Too Large"
-                            : status == 503 ? "Service Unavailable"
-                            : status == 504 ? "Gateway Timeout"
-                                            : "Bad Gateway";
-  return fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n"
-      "Connection: close\r\n\r\n{}\n",
-      status, reason, body.size() + 1, body);
-}
-
-}  // namespace herd::tunnel
+}  // namespace herd::net
