@@ -88,7 +88,7 @@ TEST(HostPortTest, RefusesBadInputWithTheReason) {
     const char* why;
   };
   for (const auto& c : std::vector<Case>{
-           {"", "has no port"},
+           {"", "has no host"},
            {"node-1", "has no port"},
            {"node-1:", "malformed port"},
            {":80", "has no host"},
