@@ -29,11 +29,6 @@ constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 // etcd's client port, used when the Service does not name its ports.
 constexpr int64_t kEtcdClientPort = 2379;
 
-kube::ResourceRef resourceOf(const SeedApiAccess& access) {
-  return {std::string(access.group), std::string(access.version), std::string(access.resource),
-          access.namespaced, std::string(access.kind)};
-}
-
 std::string stringAt(const json& object, const char* outer, const char* inner) {
   auto o = object.find(outer);
   if (o == object.end() || !o->is_object()) return {};
@@ -288,10 +283,10 @@ Status SeedRouteSource::start(UpdateCallback on_update, ErrorCallback on_error) 
     s.options.base = std::move(*base);
   }
   kube::InformerOptions cluster_options;
-  cluster_options.resource = resourceOf(kClustersAccess);
+  cluster_options.resource = kube::clustersResource();
   s.clusters = std::make_unique<kube::Informer>(*s.client, cluster_options);
   kube::InformerOptions slice_options;
-  slice_options.resource = resourceOf(kEndpointSlicesAccess);
+  slice_options.resource = kube::endpointSlicesResource();
   slice_options.label_selector = std::string(kServiceNameLabel) + " in (" +
                                  std::string(api::kApiServerServiceName) + "," +
                                  std::string(api::kEtcdServiceName) + ")";

@@ -27,8 +27,8 @@
 #include <string>
 #include <vector>
 
-#include "api/cluster.h"
 #include "gateway/route_source.h"
+#include "kube/herd_resources.h"
 
 namespace herd::kube {
 class Client;
@@ -48,11 +48,11 @@ struct SeedApiAccess {
   std::string_view kind;
   std::array<std::string_view, 2> verbs;
 };
-inline constexpr SeedApiAccess kClustersAccess{.group = api::kGroup,
-                                               .version = api::kVersion,
-                                               .resource = api::kPlural,
+inline constexpr SeedApiAccess kClustersAccess{.group = kube::kClusterGroup,
+                                               .version = kube::kClusterVersion,
+                                               .resource = kube::kClusterPlural,
                                                .namespaced = false,
-                                               .kind = api::kKind,
+                                               .kind = kube::kClusterKind,
                                                .verbs = {"list", "watch"}};
 inline constexpr SeedApiAccess kEndpointSlicesAccess{.group = "discovery.k8s.io",
                                                      .version = "v1",

@@ -106,3 +106,23 @@ TEST(SeedConfigTest, HostileShapesAreSkippedNotThrown) {
 
 }  // namespace
 }  // namespace herd::gateway
+
+namespace herd::gateway {
+namespace {
+
+// The access table (which deploy/gateway's ClusterRole is checked against) and the resources
+// the informers really open must name the same things.
+TEST(SeedConfigTest, AccessTableNamesTheResourcesTheInformersWatch) {
+  auto same = [](const SeedApiAccess& a, const kube::ResourceRef& r) {
+    EXPECT_EQ(a.group, r.group);
+    EXPECT_EQ(a.version, r.version);
+    EXPECT_EQ(a.resource, r.resource);
+    EXPECT_EQ(a.namespaced, r.namespaced);
+    EXPECT_EQ(a.kind, r.kind);
+  };
+  same(kClustersAccess, kube::clustersResource());
+  same(kEndpointSlicesAccess, kube::endpointSlicesResource());
+}
+
+}  // namespace
+}  // namespace herd::gateway
