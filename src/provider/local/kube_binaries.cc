@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -10,7 +11,6 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdlib>
-#include <fmt/format.h>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -47,8 +47,8 @@ Result<std::string> releaseTag(const std::string& version) {
     ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '+';
   }
   if (!ok || dots < 2) {
-    return Status::invalid(fmt::format(
-        "Kubernetes version \"{}\": expected a release such as v1.32.4", version));
+    return Status::invalid(
+        fmt::format("Kubernetes version \"{}\": expected a release such as v1.32.4", version));
   }
   return tag;
 }
@@ -154,8 +154,7 @@ Status fetch(const std::string& url, Sink& sink, const ProgressCallback* progres
     return Status::unavailable(
         fmt::format("{}: the transfer ended before the whole file arrived ({})", url, error));
   }
-  return Status::unavailable(
-      fmt::format("{}: {}", url, error[0] ? error : curl_easy_strerror(rc)));
+  return Status::unavailable(fmt::format("{}: {}", url, error[0] ? error : curl_easy_strerror(rc)));
 }
 
 // The digest a .sha256 file names: its first word, 64 hex digits.

@@ -4,6 +4,7 @@
 #include "provider/local/kube_binaries.h"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <openssl/sha.h>
@@ -13,7 +14,6 @@
 
 #include <atomic>
 #include <filesystem>
-#include <fmt/format.h>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -121,7 +121,8 @@ class ReleaseServer {
     std::string head = fmt::format("HTTP/1.1 {} X\r\nContent-Length: {}\r\nConnection: close\r\n",
                                    reply.status, reply.body.size());
     if (!reply.location.empty()) head += "Location: " + reply.location + "\r\n";
-    std::string out = head + "\r\n" + reply.body.substr(0, reply.send_bytes.value_or(std::string::npos));
+    std::string out =
+        head + "\r\n" + reply.body.substr(0, reply.send_bytes.value_or(std::string::npos));
     for (size_t off = 0; off < out.size();) {
       ssize_t w = ::write(fd, out.data() + off, out.size() - off);
       if (w <= 0) return;
@@ -203,8 +204,7 @@ TEST_F(KubeBinariesTest, DownloadIsVerifiedInstalledIntoTheCacheAndThenReused) {
 
 TEST_F(KubeBinariesTest, RedirectsAreFollowedAsDlK8sIoSendsThemToItsCdn) {
   std::string body = fakeBinary('r');
-  server_.set("/release/v1.31.2/bin/linux/amd64/kube-scheduler",
-              redirect("/cdn/kube-scheduler"));
+  server_.set("/release/v1.31.2/bin/linux/amd64/kube-scheduler", redirect("/cdn/kube-scheduler"));
   server_.set("/release/v1.31.2/bin/linux/amd64/kube-scheduler.sha256",
               redirect("/cdn/kube-scheduler.sha256"));
   server_.set("/cdn/kube-scheduler", ok(body));
