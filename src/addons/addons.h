@@ -54,7 +54,7 @@ struct AddonContext {
 // workloads). Fails on a version herd has no images for, or a context without an API address.
 Result<std::vector<nlohmann::json>> buildAddon(Addon addon, const api::Cluster& cluster,
                                                const AddonContext& context);
-// Whether the spec enables the addon (every addon is on unless the spec turns it off).
+// Whether the defaulted spec enables the addon (api/defaults.h: all but the dashboard are on).
 bool isEnabled(Addon addon, const api::Cluster& cluster);
 
 }  // namespace herd::addons

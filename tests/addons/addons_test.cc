@@ -76,7 +76,9 @@ TEST(AddonsTest, ObjectsAreTheGoldenBytes) {
     }()) << "building twice gives the same bytes";
     std::string path = herd::testing::sourceDir() + "/tests/addons/golden/" +
                        std::string(addonName(addon)) + ".json";
-    if (update) ASSERT_TRUE(files::writeAtomic(path, text).isOk());
+    if (update) {
+      ASSERT_TRUE(files::writeAtomic(path, text).isOk());
+    }
     EXPECT_EQ(text, herd::testing::readFileOrDie(path))
         << path << " (HERD_UPDATE_GOLDEN=1 rewrites it)";
   }
@@ -141,12 +143,29 @@ TEST(AddonsTest, WhatCannotBeBuiltIsAClearError) {
   EXPECT_NE(proxy.status().message().find("gateway address and port"), std::string::npos);
 }
 
-TEST(AddonsTest, EveryAddonIsOnUnlessTheSpecTurnsItOff) {
+TEST(AddonsTest, TheDefaultedSpecSaysWhichAddonsRun) {
   auto c = cluster();
-  for (Addon addon : kAllAddons) EXPECT_TRUE(isEnabled(addon, c)) << addonName(addon);
-  c.spec.addons.dashboard.enabled = false;
-  EXPECT_FALSE(isEnabled(Addon::kDashboard, c));
+  EXPECT_TRUE(isEnabled(Addon::kKubeProxy, c));
   EXPECT_TRUE(isEnabled(Addon::kCoreDns, c));
+  EXPECT_TRUE(isEnabled(Addon::kMetricsServer, c));
+  EXPECT_FALSE(isEnabled(Addon::kDashboard, c)) << "the dashboard is opt-in";
+  c.spec.addons.dashboard.enabled = true;
+  c.spec.addons.metricsServer.enabled = false;
+  EXPECT_TRUE(isEnabled(Addon::kDashboard, c));
+  EXPECT_FALSE(isEnabled(Addon::kMetricsServer, c));
+}
+
+TEST(AddonsTest, TheSchemaCheckCatchesAnObjectTheServerWouldRefuse) {
+  herd::testing::OpenApiSchemas schemas;
+  if (!schemas.available()) GTEST_SKIP() << "../shared/kubernetes is not beside the repository";
+  auto dns = build(Addon::kCoreDns);
+  auto deploy =
+      std::find_if(dns.begin(), dns.end(), [](auto& o) { return o["kind"] == "Deployment"; });
+  ASSERT_NE(deploy, dns.end());
+  nlohmann::json bad = *deploy;
+  bad["spec"]["replicas"] = "two";
+  bad["spec"]["template"]["spec"]["containers"][0]["imagePullPolcy"] = "Always";
+  EXPECT_GE(schemas.errors(bad).size(), 2u);
 }
 
 }  // namespace
