@@ -17,11 +17,11 @@
 #include <set>
 #include <tuple>
 
-#include "api/schema.h"
 #include "common/files.h"
 #include "common/yaml.h"
 #include "gateway/config.h"
 #include "gateway/seed_route_source.h"
+#include "support/openapi/openapi_schemas.h"
 #include "support/test_apiserver.h"
 #include "support/test_env.h"
 
@@ -267,85 +267,11 @@ TEST_F(GatewayDeployTest, KustomizationListsEveryFile) {
   EXPECT_EQ(listed, present);
 }
 
-// The schema of one kind in a recorded OpenAPI v3 document, made structural for herd's own
-// validator (api/schema.h): every $ref is inlined, and a lone allOf (the form the Kubernetes
-// documents use for a reference with a description) is merged into its parent.
-class BuiltinSchemas {
- public:
-  explicit BuiltinSchemas(const std::string& path)
-      : document_(json::parse(herd::testing::readFileOrDie(path))),
-        schemas_(document_["components"]["schemas"]) {}
-
-  std::optional<json> structural(const std::string& group, const std::string& version,
-                                 const std::string& kind) const {
-    for (const auto& [name, schema] : schemas_.items()) {
-      for (const auto& gvk : schema.value("x-kubernetes-group-version-kind", json::array())) {
-        if (gvk.value("group", "") == group && gvk.value("version", "") == version &&
-            gvk.value("kind", "") == kind) {
-          return inlined(schema, 0);
-        }
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  // Pod specs nest about twenty deep; none of these kinds refers back to itself.
-  static constexpr int kMaxDepth = 64;
-
-  json inlined(const json& schema, int depth) const {
-    if (!schema.is_object() || depth > kMaxDepth) return schema;
-    if (schema.contains("$ref")) {
-      std::string ref = schema["$ref"].get<std::string>();
-      return inlined(schemas_[ref.substr(ref.rfind('/') + 1)], depth + 1);
-    }
-    json out = schema;
-    out.erase("default");  // validation only: defaults belong to the server
-    if (out.contains("allOf") && out["allOf"].size() == 1) {
-      json target = inlined(out["allOf"][0], depth + 1);
-      out.erase("allOf");
-      for (auto& [key, value] : target.items()) {
-        if (!out.contains(key)) out[key] = value;
-      }
-    }
-    if (out.contains("properties")) {
-      for (auto& [key, value] : out["properties"].items()) value = inlined(value, depth + 1);
-    }
-    for (const char* key : {"items", "additionalProperties"}) {
-      if (out.contains(key)) out[key] = inlined(out[key], depth + 1);
-    }
-    for (const char* key : {"allOf", "anyOf", "oneOf"}) {
-      if (!out.contains(key)) continue;
-      for (auto& option : out[key]) option = inlined(option, depth + 1);
-    }
-    return out;
-  }
-
-  json document_;
-  const json& schemas_;
-};
-
-// Unknown fields (what pruning would drop), then types, enums and required fields.
-std::vector<std::string> schemaErrors(const json& object, const json& schema) {
-  std::vector<std::string> out;
-  json copy = object;
-  for (const auto& field : api::schema::prune(copy, schema)) {
-    out.push_back(field + ": unknown field");
-  }
-  for (const auto& error : api::schema::validate(object, schema)) out.push_back(error.toString());
-  return out;
-}
-
 TEST_F(GatewayDeployTest, EveryObjectMatchesTheKubernetesOpenApiSchema) {
   if (herd::testing::sharedDir().empty()) GTEST_SKIP() << "../shared is not beside the repository";
-  auto schemaOf = [](const std::string& api_version, const std::string& kind) {
-    auto slash = api_version.find('/');
-    std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
-    std::string version = api_version.substr(slash == std::string::npos ? 0 : slash + 1);
-    BuiltinSchemas document(herd::testing::sharedDir() + "/kubernetes/openapi/v3/" +
-                            (group.empty() ? "api/" + version : "apis/" + group + "/" + version) +
-                            ".json");
-    return document.structural(group, version, kind);
+  herd::testing::OpenApiSchemas schemas;
+  auto schemaOf = [&](const std::string& api_version, const std::string& kind) {
+    return schemas.schemaFor(api_version, kind);
   };
   for (const auto& m : manifests_) {
     if (m.file == "kustomization.yaml") continue;
@@ -354,7 +280,7 @@ TEST_F(GatewayDeployTest, EveryObjectMatchesTheKubernetesOpenApiSchema) {
     auto schema = schemaOf(api_version, kind);
     ASSERT_TRUE(schema.has_value()) << m.file << ": no schema for " << api_version << " " << kind;
     std::string listed;
-    for (const auto& e : schemaErrors(m.object, *schema)) listed += e + "\n";
+    for (const auto& e : herd::testing::schemaErrors(m.object, *schema)) listed += e + "\n";
     EXPECT_TRUE(listed.empty()) << m.file << " " << kind << ":\n" << listed;
   }
   // The check itself finds a misspelt field and a wrong type.
@@ -362,7 +288,7 @@ TEST_F(GatewayDeployTest, EveryObjectMatchesTheKubernetesOpenApiSchema) {
   json& container = broken["spec"]["template"]["spec"]["containers"][0];
   container["readinesProbe"] = json::object();
   container["ports"][0]["containerPort"] = "8443";
-  auto errors = schemaErrors(broken, *schemaOf("apps/v1", "Deployment"));
+  auto errors = herd::testing::schemaErrors(broken, *schemaOf("apps/v1", "Deployment"));
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors[0].find("readinesProbe"), std::string::npos) << errors[0];
   EXPECT_NE(errors[1].find("containerPort"), std::string::npos) << errors[1];
