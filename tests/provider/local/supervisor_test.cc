@@ -38,7 +38,9 @@ bool eventually(Pred pred, std::chrono::milliseconds limit = 20s) {
 }
 
 // A command line unique to one test run that does not fork (as etcd does not): GNU sleep
-// takes fractional seconds.
+// takes fractional seconds. Every test uses its own, because the supervisor adopts a running
+// process by its exact command line, and tests run in parallel (a real component's command
+// line names its tenant's own files, so it is unique in the same way).
 std::vector<std::string> uniqueSleep() {
   std::random_device r;
   return {"/bin/sleep", fmt::format("300.{:06}", r() % 1000000)};
@@ -124,7 +126,7 @@ class SupervisorTest : public ::testing::Test {
 TEST_F(SupervisorTest, AnExitedProcessIsRestartedWithADoublingBackoff) {
   Supervisor sup(fast());
   // Each start appends its time (ns since the epoch) to the log.
-  auto s = spec("crasher", {"/bin/sh", "-c", "date +%s%N; exit 3"});
+  auto s = spec("crasher", {"/bin/sh", "-c", "date +%s%N; exit 3 # " + uniqueSleep()[1]});
   ASSERT_TRUE(sup.add(s).isOk());
   ASSERT_TRUE(eventually([&] { return sup.status("crasher")->restarts >= 5; }));
   EXPECT_EQ(sup.status("crasher")->last_exit, "exit code 3");
@@ -143,7 +145,7 @@ TEST_F(SupervisorTest, AnExitedProcessIsRestartedWithADoublingBackoff) {
 TEST_F(SupervisorTest, ReadinessFollowsTheProbe) {
   Health health;
   Supervisor sup(fast());
-  auto s = spec("server", {"/bin/sleep", "300"});
+  auto s = spec("server", uniqueSleep());
   s.readiness = HttpProbe{.https = false,
                           .host = "127.0.0.1",
                           .port = health.port(),
@@ -164,7 +166,7 @@ TEST_F(SupervisorTest, AFailingLivenessProbeRestartsTheProcess) {
   Health health;
   health.set(false);
   Supervisor sup(fast());
-  auto s = spec("stuck", {"/bin/sleep", "300"});
+  auto s = spec("stuck", uniqueSleep());
   s.liveness = HttpProbe{.https = false,
                          .host = "127.0.0.1",
                          .port = health.port(),
@@ -184,7 +186,8 @@ TEST_F(SupervisorTest, AFailingLivenessProbeRestartsTheProcess) {
 TEST_F(SupervisorTest, LogsAreRotatedAndBounded) {
   Supervisor sup(fast());
   auto s = spec("chatty", {"/bin/sh", "-c",
-                           "while :; do echo 0123456789012345678901234567890123456789; done"});
+                           "while :; do echo 0123456789012345678901234567890123456789; done # " +
+                               uniqueSleep()[1]});
   s.log_max_bytes = 16 * 1024;
   s.log_keep = 2;
   ASSERT_TRUE(sup.add(s).isOk());
@@ -259,8 +262,9 @@ TEST_F(SupervisorTest, StopSendsTermThenKillAfterTheGrace) {
   o.grace = 300ms;
   Supervisor sup(o);
   std::string armed = dir_.file("armed");
-  std::vector<std::string> argv{"/bin/sh", "-c",
-                                "trap '' TERM; touch " + armed + "; while :; do sleep 0.05; done"};
+  std::vector<std::string> argv{
+      "/bin/sh", "-c",
+      "trap '' TERM; touch " + armed + "; while :; do sleep 0.05; done # " + uniqueSleep()[1]};
   ASSERT_TRUE(sup.add(spec("stubborn", argv)).isOk());
   // Only once the trap is set does SIGTERM go unheeded.
   ASSERT_TRUE(eventually([&] { return files::exists(armed); }));
@@ -274,7 +278,7 @@ TEST_F(SupervisorTest, StopSendsTermThenKillAfterTheGrace) {
 TEST_F(SupervisorTest, BadSpecsAreRefused) {
   Supervisor sup(fast());
   EXPECT_EQ(sup.add(ProcessSpec{}).code(), Code::kInvalid);
-  auto s = spec("twice", {"/bin/sleep", "300"});
+  auto s = spec("twice", uniqueSleep());
   ASSERT_TRUE(sup.add(s).isOk());
   EXPECT_EQ(sup.add(s).code(), Code::kAlreadyExists);
   EXPECT_EQ(sup.remove("nobody").code(), Code::kNotFound);
