@@ -1,6 +1,6 @@
 // The workload simulator writes the status a StatefulSet's or Deployment's controller would,
 // holds rollouts back while its gate says so, and writes nothing to a converged seed.
-#include "support/workload_simulator.h"
+#include "workload_simulator.h"
 
 #include <gtest/gtest.h>
 
