@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+#include <iterator>
+
 #include "addons/objects.h"
 #include "api/versions.h"
 
@@ -51,6 +54,18 @@ const AddonImages* addonImages(std::string_view version) {
   for (const auto& row : kImages) {
     if (row.minor == minor) return &row;
   }
+  // A minor newer than the table's last row, and one herd runs, takes the last row's images:
+  // each of these addons supports a range of Kubernetes releases, and kubeadm itself moves
+  // CoreDNS only every few minors. A row for the minor replaces this once recorded.
+  auto number = [](std::string_view m) {
+    size_t dot = m.find('.');
+    return dot == std::string_view::npos
+               ? -1
+               : std::atoi(std::string(m.substr(0, dot)).c_str()) * 1000 +
+                     std::atoi(std::string(m.substr(dot + 1)).c_str());
+  };
+  const AddonImages& last = kImages[std::size(kImages) - 1];
+  if (number(minor) > number(last.minor) && api::findRelease(version) != nullptr) return &last;
   return nullptr;
 }
 
