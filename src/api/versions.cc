@@ -8,11 +8,47 @@ namespace {
 
 #include "api/flag_tables.inc"
 
-constexpr KubernetesRelease kReleases[] = {
-    {"1.30", "3.5.15"},
-    {"1.31", "3.5.15"},
-    {"1.32", "3.5.16"},
+// The flags each minor after the recorded 1.32 removed from these four binaries.
+//
+// 1.33: kube-apiserver --cloud-config (siderolabs/go-kubernetes, kubernetes/upgrade/checks.go,
+// "1.32->1.33" removedFlags, citing CHANGELOG-1.33.md). The recorded 1.32 --help of
+// kube-apiserver already lacks it, so it only guards extraArgs written for older releases.
+constexpr RemovedFlag kRemovedIn133[] = {
+    {Binary::kKubeApiserver, "cloud-config"},
 };
+// 1.34, 1.35: none recorded. The sources consulted (the siderolabs/go-kubernetes upgrade
+// checks, whose table ends at 1.32->1.33, and the CHANGELOG-1.34.md / CHANGELOG-1.35.md
+// indexes) name no removed flag of kube-apiserver, kube-controller-manager, kube-scheduler
+// or etcd; a removal found later is one line here, and the render tests then hold herd to it.
+
+// etcd pins: kubeadm's cmd/kubeadm/app/constants/constants.go, SupportedEtcdVersion, as last
+// updated on each release branch:
+//   release-1.32 (kubernetes/kubernetes@00886ac0): 29..32 -> "3.5.24-0";
+//   release-1.34: 31..33 -> "3.5.24-0", 34 -> "3.6.5-0";
+//   the etcd bump doc of the 1.36 cycle (34..36 "3.6.8-0" -> "3.6.9-0") for 1.35.
+// Patch releases: the newest entry of each CHANGELOG/CHANGELOG-1.x.md (kubernetes/kubernetes):
+// v1.33.7, v1.34.3, v1.35.4. 1.31.14 and 1.32.11 as run by albatrossflavour/home-ops'
+// upgrade notes (v1.31.14 -> v1.32.11 -> v1.33.7). 1.30.14 is 1.30's final patch release as
+// remembered, not read off a source here: check it against CHANGELOG-1.30.md.
+constexpr KubernetesRelease kReleases[] = {
+    {"1.30", "3.5.24", "1.30.14", "3.5.24-0", {}},
+    {"1.31", "3.5.24", "1.31.14", "3.5.24-0", {}},
+    {"1.32", "3.5.24", "1.32.11", "3.5.24-0", {}},
+    {"1.33", "3.5.24", "1.33.7", "3.5.24-0", kRemovedIn133},
+    {"1.34", "3.6.5", "1.34.3", "3.6.5-0", {}},
+    {"1.35", "3.6.9", "1.35.4", "3.6.9-0", {}},
+};
+
+// "1.33" -> 33; -1 when not "1.<digits>".
+int minorNumber(std::string_view minor) {
+  if (!minor.starts_with("1.") || minor.size() < 3) return -1;
+  int n = 0;
+  for (char c : minor.substr(2)) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
 
 constexpr std::string_view kManagedApiserverFlags[] = {
     "advertise-address",
@@ -81,6 +117,9 @@ std::span<const KubernetesRelease> supportedReleases() {
   return kReleases;
 }
 const KubernetesRelease& defaultRelease() {
+  for (const auto& r : kReleases) {
+    if (r.minor == kRecordedFlagsMinor) return r;
+  }
   return kReleases[std::size(kReleases) - 1];
 }
 
@@ -121,6 +160,26 @@ std::string_view binaryName(Binary b) {
       return "etcd";
   }
   return "unknown";
+}
+
+std::string_view flagRemovedIn(Binary b, std::string_view flag, std::string_view version) {
+  const KubernetesRelease* release = findRelease(version);
+  if (release == nullptr) return {};
+  int wanted = minorNumber(release->minor);
+  int recorded = minorNumber(kRecordedFlagsMinor);
+  for (const auto& r : kReleases) {
+    int n = minorNumber(r.minor);
+    if (n <= recorded || n > wanted) continue;
+    for (const RemovedFlag& removed : r.removed_flags) {
+      if (removed.binary == b && removed.flag == flag) return r.minor;
+    }
+  }
+  return {};
+}
+
+bool isKnownFlag(Binary b, std::string_view flag, std::string_view version) {
+  if (findRelease(version) == nullptr) return false;
+  return isKnownFlag(b, flag) && flagRemovedIn(b, flag, version).empty();
 }
 
 bool isKnownFlag(Binary b, std::string_view flag) {

@@ -34,6 +34,9 @@ struct Platform {
   std::string tunnel_connect_address;
   std::string image_registry = "registry.k8s.io";
   std::string storage_class;  // empty: the seed's default StorageClass
+  // PEM: the CA that issued the CONNECT listener's serving certificate. The apiservers'
+  // egress selector verifies the listener with it (it is the gateway's, not a tenant's).
+  std::string tunnel_ca_bundle;
   friend bool operator==(const Platform&, const Platform&) = default;
 };
 
@@ -95,6 +98,11 @@ struct ComponentSpec {
   api::Resources resources;
   int32_t replicas = 1;
   std::vector<VolumeSpec> volumes;
+  // Per member ("etcd-1" -> {"HERD_CLIENT_PORT": "20003"}): variables that args refer to as
+  // $(VAR) beside $(HERD_MEMBER), for a provider whose members differ in more than their name
+  // (the local one: every member on one address, each with its own ports). Empty when the
+  // members differ only in $(HERD_MEMBER), as in the kubernetes provider.
+  std::map<std::string, std::map<std::string, std::string>> member_env;
   friend bool operator==(const ComponentSpec&, const ComponentSpec&) = default;
 };
 

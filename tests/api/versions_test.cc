@@ -18,15 +18,25 @@ TEST(VersionsTest, TableIsOrderedAndTheNewestIsTheDefault) {
     int cur = std::stoi(std::string(releases[i].minor.substr(2)));
     EXPECT_EQ(cur, prev + 1) << "minor releases are consecutive, oldest first";
   }
+  EXPECT_EQ(releases.back().minor, "1.35");
+  for (const auto& r : releases) {
+    EXPECT_TRUE(r.patch.starts_with(std::string(r.minor) + ".")) << r.minor << ": " << r.patch;
+    EXPECT_TRUE(r.etcd_image_tag.starts_with(std::string(r.etcd) + "-")) << r.minor;
+  }
+}
+
+TEST(VersionsTest, TheDefaultIsTheReleaseWhoseFlagsAreRecorded) {
   EXPECT_EQ(defaultRelease().minor, "1.32");
-  EXPECT_EQ(&defaultRelease(), &releases.back());
+  EXPECT_EQ(defaultRelease().minor, kRecordedFlagsMinor);
 }
 
 TEST(VersionsTest, FindReleaseAcceptsMinorAndPatch) {
   EXPECT_EQ(findRelease("1.32"), &defaultRelease());
   EXPECT_EQ(findRelease("1.32.7"), &defaultRelease());
   EXPECT_NE(findRelease("1.30"), nullptr);
-  for (const char* bad : {"1.29", "1.33", "1", "", "1.32.", "1.32.x", "v1.32", "1.320"}) {
+  ASSERT_NE(findRelease("1.35.1"), nullptr);
+  EXPECT_EQ(findRelease("1.35.1")->minor, "1.35");
+  for (const char* bad : {"1.29", "1.36", "1", "", "1.32.", "1.32.x", "v1.32", "1.320"}) {
     EXPECT_EQ(findRelease(bad), nullptr) << bad;
   }
 }
@@ -39,6 +49,28 @@ TEST(FlagsTest, KnownFlagsComeFromTheRecordedHelp) {
   EXPECT_TRUE(isKnownFlag(Binary::kKubeScheduler, "leader-elect"));
   EXPECT_TRUE(isKnownFlag(Binary::kEtcd, "snapshot-count"));
   EXPECT_FALSE(isKnownFlag(Binary::kEtcd, "audit-log-path"));
+}
+
+TEST(FlagsTest, ANewerMinorKnowsTheRecordedFlagsMinusItsRemovals) {
+  // --cloud-config left kube-apiserver in 1.33; kube-controller-manager keeps its own.
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeApiserver, "cloud-config", "1.33"), "1.33");
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeApiserver, "cloud-config", "1.35.2"), "1.33");
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeApiserver, "cloud-config", "1.32"), "");
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeControllerManager, "cloud-config", "1.35"), "");
+  EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "cloud-config", "1.34"));
+  EXPECT_TRUE(isKnownFlag(Binary::kKubeControllerManager, "cloud-config", "1.34"));
+  for (const auto& r : supportedReleases()) {
+    EXPECT_TRUE(isKnownFlag(Binary::kKubeApiserver, "etcd-servers", r.minor)) << r.minor;
+    EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "leader-elect", r.minor)) << r.minor;
+    // Every removal names a flag of the recorded --help or one already gone from it, of a
+    // minor newer than the recorded one.
+    if (!r.removed_flags.empty()) {
+      EXPECT_GT(std::stoi(std::string(r.minor.substr(2))),
+                std::stoi(std::string(kRecordedFlagsMinor.substr(2))));
+    }
+  }
+  EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "etcd-servers", "1.99"));
+  EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "etcd-servers", "garbage"));
 }
 
 TEST(FlagsTest, ManagedTablesAreSortedAndEveryEntryIsARealFlag) {
