@@ -103,13 +103,12 @@ void validateExtraArgs(const std::map<std::string, std::string>& args, Binary bi
   bool versioned = version && findRelease(*version) != nullptr;
   for (const auto& [flag, value] : args) {
     FieldPath fp = p.key(flag);
-    std::string_view removed_in = versioned ? flagRemovedIn(binary, flag, *version) : "";
+    std::string removed_in = versioned ? flagRemovedIn(binary, flag, *version) : "";
     if (flag.starts_with("-")) {
       errs.invalid(fp, flag, "write the flag without its leading dashes");
     } else if (!removed_in.empty()) {
       errs.invalid(fp, flag,
-                   fmt::format("{} dropped this flag in Kubernetes {}", binaryName(binary),
-                               removed_in));
+                   fmt::format("{} dropped this flag in {}", binaryName(binary), removed_in));
     } else if (!isKnownFlag(binary, flag)) {
       errs.invalid(fp, flag, fmt::format("not a flag of {}", binaryName(binary)));
     } else if (isManagedFlag(binary, flag)) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -45,11 +46,13 @@ inline constexpr std::string_view kRecordedFlagsMinor = "1.32";
 // Whether `flag` (without "--") is a flag of the binary, per its recorded --help.
 bool isKnownFlag(Binary b, std::string_view flag);
 // Whether `flag` is a flag of the binary in the release `version` ("1.34" or "1.34.2"): in the
-// recorded --help and not removed by any minor after the recorded one up to `version`.
+// recorded --help and not removed since (flagRemovedIn).
 // False for an unsupported or malformed version.
 bool isKnownFlag(Binary b, std::string_view flag, std::string_view version);
-// The minor (after the recorded one, up to `version`) that removed `flag`; empty if none did.
-std::string_view flagRemovedIn(Binary b, std::string_view flag, std::string_view version);
+// What removed `flag` from the binary as run for `version`: "Kubernetes 1.33" (a minor after
+// the recorded one, up to `version`) or "etcd 3.6" (the etcd kubeadm pins for `version`);
+// empty if nothing did, or if `version` is unsupported.
+std::string flagRemovedIn(Binary b, std::string_view flag, std::string_view version);
 // Flags herd sets itself from the cluster's PKI and topology: extraArgs may not override them.
 bool isManagedFlag(Binary b, std::string_view flag);
 // The managed flags of a binary, sorted.
