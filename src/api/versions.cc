@@ -1,9 +1,9 @@
 #include "api/versions.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <string>
-
-#include <fmt/format.h>
 
 namespace herd::api {
 namespace {
@@ -30,9 +30,14 @@ constexpr RemovedFlag kRemovedIn133[] = {
 // flags (upgrade_3_5.md only deprecates --debug, --log-output, --log-package-levels and
 // --logger=capnslog), so for a 3.5 pin the recorded 3.4.23 --help holds as it is.
 constexpr std::string_view kEtcdRemovedIn36[] = {
-    "enable-v2",           "experimental-enable-v2v3", "proxy",
-    "proxy-dial-timeout",  "proxy-failure-wait",       "proxy-read-timeout",
-    "proxy-refresh-interval", "proxy-write-timeout",
+    "enable-v2",
+    "experimental-enable-v2v3",
+    "proxy",
+    "proxy-dial-timeout",
+    "proxy-failure-wait",
+    "proxy-read-timeout",
+    "proxy-refresh-interval",
+    "proxy-write-timeout",
 };
 
 // etcd pins: kubeadm's cmd/kubeadm/app/constants/constants.go, SupportedEtcdVersion:
@@ -193,9 +198,9 @@ std::string flagRemovedIn(Binary b, std::string_view flag, std::string_view vers
   if (release == nullptr) return {};
   if (b == Binary::kEtcd) {
     // etcd's flags follow the etcd release kubeadm pins, not the Kubernetes minor.
-    if (etcdMinor(release->etcd) >= 6 && std::find(std::begin(kEtcdRemovedIn36),
-                                                   std::end(kEtcdRemovedIn36),
-                                                   flag) != std::end(kEtcdRemovedIn36)) {
+    if (etcdMinor(release->etcd) >= 6 &&
+        std::find(std::begin(kEtcdRemovedIn36), std::end(kEtcdRemovedIn36), flag) !=
+            std::end(kEtcdRemovedIn36)) {
       return "etcd 3.6";
     }
     return {};

@@ -338,12 +338,16 @@ TEST(RenderTest, ControllerManagerAndSchedulerFlags) {
 }
 
 TEST(RenderTest, ImagesFollowTheMinorAndTheRegistry) {
+  const api::KubernetesRelease* release = api::findRelease("1.34");
+  ASSERT_NE(release, nullptr);
+  std::string patch(release->patch);
   auto specs = renderOrDie(defaultCluster("1.34"), maximalPlatform());
   EXPECT_EQ(find(specs, Component::kApiServer).image,
-            "mirror.example.com/k8s/kube-apiserver:v1.34.3");
+            "mirror.example.com/k8s/kube-apiserver:v" + patch);
   EXPECT_EQ(find(specs, Component::kScheduler).image,
-            "mirror.example.com/k8s/kube-scheduler:v1.34.3");
-  EXPECT_EQ(find(specs, Component::kEtcd).image, "mirror.example.com/k8s/etcd:3.6.5-0");
+            "mirror.example.com/k8s/kube-scheduler:v" + patch);
+  EXPECT_EQ(find(specs, Component::kEtcd).image,
+            "mirror.example.com/k8s/etcd:" + std::string(release->etcd_image_tag));
   // A patch in spec.version is the one that runs.
   specs = renderOrDie(defaultCluster("1.32.4"), testPlatform());
   EXPECT_EQ(find(specs, Component::kControllerManager).image,
