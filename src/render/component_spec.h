@@ -59,6 +59,9 @@ struct FileSpec {
 struct PortSpec {
   std::string name;  // an IANA_SVC_NAME: "client", "peer", "https", "metrics"
   int port = 0;      // TCP
+  // When set, members listen on different ports: this member_env variable holds each one's
+  // (the local provider's case); `port` is then the first member's.
+  std::string port_env;
   friend bool operator==(const PortSpec&, const PortSpec&) = default;
 };
 
@@ -67,6 +70,7 @@ struct ProbeSpec {
   Scheme scheme = Scheme::kHttps;
   std::string path;  // "/readyz"
   int port = 0;
+  std::string port_env;  // as PortSpec::port_env: each member's port, from member_env
   int initial_delay_seconds = 0;
   int period_seconds = 10;
   int timeout_seconds = 5;
@@ -102,6 +106,7 @@ struct ComponentSpec {
   // $(VAR) beside $(HERD_MEMBER), for a provider whose members differ in more than their name
   // (the local one: every member on one address, each with its own ports). Empty when the
   // members differ only in $(HERD_MEMBER), as in the kubernetes provider.
+  // render::expandMemberArgs (render.h) gives one member's arguments with both expanded.
   std::map<std::string, std::map<std::string, std::string>> member_env;
   friend bool operator==(const ComponentSpec&, const ComponentSpec&) = default;
 };

@@ -15,8 +15,9 @@ constexpr PkiMount kMounts[] = {
     {kEtcd, "pki/etcd/peer.crt"},
     {kEtcd, "pki/etcd/peer.key"},
     // kube-apiserver: serving, clients it verifies (cluster CA, front-proxy CA), its client
-    // identities towards kubelets, extension apiservers and etcd, and the service-account
-    // key pair (it signs tokens with sa.key, which is no CA key).
+    // identities towards kubelets, extension apiservers, etcd and the gateway's CONNECT
+    // listener (egress), and the service-account key pair (it signs tokens with sa.key,
+    // which is no CA key).
     {kApiServer, "pki/ca.crt"},
     {kApiServer, "pki/apiserver.crt"},
     {kApiServer, "pki/apiserver.key"},
@@ -28,6 +29,8 @@ constexpr PkiMount kMounts[] = {
     {kApiServer, "pki/etcd/ca.crt"},
     {kApiServer, "pki/apiserver-etcd-client.crt"},
     {kApiServer, "pki/apiserver-etcd-client.key"},
+    {kApiServer, "pki/apiserver-egress-client.crt"},
+    {kApiServer, "pki/apiserver-egress-client.key"},
     {kApiServer, "pki/sa.pub"},
     {kApiServer, "pki/sa.key"},
     // kube-controller-manager: the one signer. ca.key signs the kubelets' CSRs; sa.key signs

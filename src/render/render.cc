@@ -35,6 +35,8 @@ constexpr std::string_view kShutdownDelay = "10s";
 constexpr int kStartupFailureThreshold = 24;
 // kubeadm's liveness tolerance: 8 failures 10s apart, so one slow /livez is no restart.
 constexpr int kLivenessFailureThreshold = 8;
+// Readiness reacts faster: 3 failures take a member out of its Service within 30s.
+constexpr int kReadinessFailureThreshold = 3;
 
 std::string mounted(std::string_view pki_file) {
   return mountPath(pki_file);
@@ -69,9 +71,9 @@ Status checkCluster(const api::Cluster& c, const api::KubernetesRelease** releas
   if (*release == nullptr) {
     std::vector<std::string> minors;
     for (auto m : api::supportedMinors()) minors.emplace_back(m);
-    return Status::invalid(fmt::format(
-        "spec.version \"{}\" is not a supported Kubernetes version (supported: {})",
-        *c.spec.version, join(minors, ", ")));
+    return Status::invalid(
+        fmt::format("spec.version \"{}\" is not a supported Kubernetes version (supported: {})",
+                    *c.spec.version, join(minors, ", ")));
   }
   const auto& cp = c.spec.controlPlane;
   if (!cp.etcd.replicas) return unset("spec.controlPlane.etcd.replicas");
@@ -82,21 +84,22 @@ Status checkCluster(const api::Cluster& c, const api::KubernetesRelease** releas
   if (!cp.etcd.storageSize) return unset("spec.controlPlane.etcd.storageSize");
   auto size = api::parseQuantity(cp.etcd.storageSize->text);
   if (!size.isOk() || *size <= 0) {
-    return Status::invalid(fmt::format("spec.controlPlane.etcd.storageSize \"{}\" is not a "
-                                       "positive quantity",
-                                       cp.etcd.storageSize->text));
+    return Status::invalid(
+        fmt::format("spec.controlPlane.etcd.storageSize \"{}\" is not a "
+                    "positive quantity",
+                    cp.etcd.storageSize->text));
   }
   struct Stateless {
     const api::ComponentSpec& spec;
     std::string_view field;
   };
-  for (const Stateless& s : {Stateless{cp.apiServer, "apiServer"},
-                             Stateless{cp.controllerManager, "controllerManager"},
-                             Stateless{cp.scheduler, "scheduler"}}) {
+  for (const Stateless& s :
+       {Stateless{cp.apiServer, "apiServer"}, Stateless{cp.controllerManager, "controllerManager"},
+        Stateless{cp.scheduler, "scheduler"}}) {
     if (!s.spec.replicas) return unset(fmt::format("spec.controlPlane.{}.replicas", s.field));
     if (*s.spec.replicas < 1) {
-      return Status::invalid(fmt::format("spec.controlPlane.{}.replicas is {}: at least 1",
-                                         s.field, *s.spec.replicas));
+      return Status::invalid(fmt::format("spec.controlPlane.{}.replicas is {}: at least 1", s.field,
+                                         *s.spec.replicas));
     }
   }
   if (!c.spec.network.serviceCIDR) return unset("spec.network.serviceCIDR");
@@ -129,7 +132,32 @@ Status checkPlatform(const Platform& p) {
   return Status::ok();
 }
 
-Status checkTopology(const Topology& t, int32_t etcd_members) {
+// A port that differs per member needs its value in every member's environment.
+Status checkListenPort(std::string_view component, std::string_view what, const ListenPort& port,
+                       const MemberEnv& member_env, int32_t members) {
+  if (port.env.empty()) {
+    if (port.port <= 0 || port.port > 65535) {
+      return Status::invalid(
+          fmt::format("topology: {} {} port {} is not a TCP port", component, what, port.port));
+    }
+    return Status::ok();
+  }
+  if (member_env.size() != static_cast<size_t>(members)) {
+    return Status::invalid(fmt::format(
+        "topology: {} takes its {} port from ${}, but member_env lists {} members for {}",
+        component, what, port.env, member_env.size(), members));
+  }
+  for (const auto& [member, env] : member_env) {
+    if (!env.contains(port.env)) {
+      return Status::invalid(fmt::format("topology: {} member {} has no {} ({} port)", component,
+                                         member, port.env, what));
+    }
+  }
+  return Status::ok();
+}
+
+Status checkTopology(const Topology& t, const api::ControlPlaneSpec& cp) {
+  int32_t etcd_members = *cp.etcd.replicas;
   if (t.etcd_members.size() != static_cast<size_t>(etcd_members)) {
     return Status::invalid(fmt::format("topology: {} etcd member addresses for {} members",
                                        t.etcd_members.size(), etcd_members));
@@ -138,6 +166,28 @@ Status checkTopology(const Topology& t, int32_t etcd_members) {
     if (m.name.empty() || m.client_url.empty() || m.peer_url.empty()) {
       return Status::invalid("topology: an etcd member without its name or URLs");
     }
+  }
+  if (t.etcd_advertise_host.empty()) {
+    return Status::invalid("topology: etcd members advertise no host");
+  }
+  struct Check {
+    std::string_view component, what;
+    const ListenPort& port;
+    const MemberEnv& env;
+    int32_t members;
+  };
+  for (const Check& c : {
+           Check{"etcd", "client", t.etcd_client, t.etcd_member_env, etcd_members},
+           Check{"etcd", "peer", t.etcd_peer, t.etcd_member_env, etcd_members},
+           Check{"etcd", "metrics", t.etcd_metrics, t.etcd_member_env, etcd_members},
+           Check{"kube-apiserver", "secure", t.apiserver_port, t.apiserver_member_env,
+                 *cp.apiServer.replicas},
+           Check{"kube-controller-manager", "secure", t.controller_manager_port,
+                 t.controller_manager_member_env, *cp.controllerManager.replicas},
+           Check{"kube-scheduler", "secure", t.scheduler_port, t.scheduler_member_env,
+                 *cp.scheduler.replicas},
+       }) {
+    HERD_RETURN_IF_ERROR(checkListenPort(c.component, c.what, c.port, c.env, c.members));
   }
   return Status::ok();
 }
@@ -149,8 +199,10 @@ Status mergeExtraArgs(Flags& flags, const std::map<std::string, std::string>& ex
                       std::string_view minor) {
   for (const auto& [flag, value] : extra) {
     if (!api::isKnownFlag(b, flag, minor)) {
-      return Status::invalid(fmt::format("extraArgs: --{} is not a flag of {} {}", flag,
-                                         api::binaryName(b), minor));
+      std::string removed = api::flagRemovedIn(b, flag, minor);
+      return Status::invalid(fmt::format("extraArgs: --{} is not a flag of {} {}{}", flag,
+                                         api::binaryName(b), minor,
+                                         removed.empty() ? "" : " (" + removed + " dropped it)"));
     }
     if (api::isManagedFlag(b, flag)) {
       return Status::invalid(
@@ -188,13 +240,19 @@ void sortFiles(std::vector<FileSpec>& files) {
             [](const FileSpec& a, const FileSpec& b) { return a.path < b.path; });
 }
 
-ProbeSpec probe(ProbeSpec::Scheme scheme, std::string path, int port, int failure_threshold) {
+ProbeSpec probe(ProbeSpec::Scheme scheme, std::string path, const ListenPort& port,
+                int failure_threshold) {
   ProbeSpec p;
   p.scheme = scheme;
   p.path = std::move(path);
-  p.port = port;
+  p.port = port.port;
+  p.port_env = port.env;
   p.failure_threshold = failure_threshold;
   return p;
+}
+
+PortSpec portSpec(std::string name, const ListenPort& port) {
+  return {std::move(name), port.port, port.env};
 }
 
 std::string image(const Input& in, std::string_view name, std::string_view tag) {
@@ -213,23 +271,24 @@ Result<ComponentSpec> renderEtcd(const Input& in) {
 
   Flags flags = {
       {"advertise-client-urls",
-       fmt::format("https://{}:{}", t.etcd_advertise_host, t.etcd_client_port)},
+       fmt::format("https://{}:{}", t.etcd_advertise_host, t.etcd_client.arg())},
       {"auto-compaction-mode", "periodic"},
       {"auto-compaction-retention", std::string(kEtcdAutoCompactionRetention)},
       {"cert-file", mounted("pki/etcd/server.crt")},
       {"client-cert-auth", "true"},
       {"data-dir", std::string(kEtcdDataDir)},
       {"initial-advertise-peer-urls",
-       fmt::format("https://{}:{}", t.etcd_advertise_host, t.etcd_peer_port)},
+       fmt::format("https://{}:{}", t.etcd_advertise_host, t.etcd_peer.arg())},
       {"initial-cluster", join(initial, ",")},
       {"initial-cluster-state", "new"},
       // Unique per tenant, so members of two tenants can never join each other's cluster.
       {"initial-cluster-token", api::tenantNamespace(in.cluster)},
       {"key-file", mounted("pki/etcd/server.key")},
-      {"listen-client-urls", fmt::format("https://{}:{}", t.etcd_listen_host, t.etcd_client_port)},
+      {"listen-client-urls", fmt::format("https://{}:{}", t.etcd_listen_host, t.etcd_client.arg())},
       // Plain HTTP, health and metrics only: probes need no client certificate.
-      {"listen-metrics-urls", fmt::format("http://{}:{}", t.etcd_listen_host, t.etcd_metrics_port)},
-      {"listen-peer-urls", fmt::format("https://{}:{}", t.etcd_listen_host, t.etcd_peer_port)},
+      {"listen-metrics-urls",
+       fmt::format("http://{}:{}", t.etcd_listen_host, t.etcd_metrics.arg())},
+      {"listen-peer-urls", fmt::format("https://{}:{}", t.etcd_listen_host, t.etcd_peer.arg())},
       {"name", member},
       {"peer-cert-file", mounted("pki/etcd/peer.crt")},
       {"peer-client-cert-auth", "true"},
@@ -251,13 +310,12 @@ Result<ComponentSpec> renderEtcd(const Input& in) {
   s.args = toArgs(flags);
   s.files = pkiFiles(Component::kEtcd);
   sortFiles(s.files);
-  s.ports = {{"client", t.etcd_client_port_number},
-             {"peer", t.etcd_peer_port_number},
-             {"metrics", t.etcd_metrics_port_number}};
+  s.ports = {portSpec("client", t.etcd_client), portSpec("peer", t.etcd_peer),
+             portSpec("metrics", t.etcd_metrics)};
   using enum ProbeSpec::Scheme;
-  s.startup = probe(kHttp, "/health", t.etcd_metrics_port_number, kStartupFailureThreshold);
-  s.readiness = probe(kHttp, "/health", t.etcd_metrics_port_number, 3);
-  s.liveness = probe(kHttp, "/health", t.etcd_metrics_port_number, kLivenessFailureThreshold);
+  s.startup = probe(kHttp, "/health", t.etcd_metrics, kStartupFailureThreshold);
+  s.readiness = probe(kHttp, "/health", t.etcd_metrics, kReadinessFailureThreshold);
+  s.liveness = probe(kHttp, "/health", t.etcd_metrics, kLivenessFailureThreshold);
   s.resources = etcd.resources;
   s.replicas = *etcd.replicas;
   s.volumes = {{"data", std::string(kEtcdDataDir), etcd.storageSize->text}};
@@ -300,7 +358,7 @@ Result<ComponentSpec> renderApiServer(const Input& in) {
       {"requestheader-extra-headers-prefix", "X-Remote-Extra-"},
       {"requestheader-group-headers", "X-Remote-Group"},
       {"requestheader-username-headers", "X-Remote-User"},
-      {"secure-port", t.apiserver_port},
+      {"secure-port", t.apiserver_port.arg()},
       {"service-account-issuer",
        fmt::format("https://kubernetes.default.svc.{}", *c.spec.network.dnsDomain)},
       {"service-account-key-file", mounted("pki/sa.pub")},
@@ -327,11 +385,11 @@ Result<ComponentSpec> renderApiServer(const Input& in) {
   s.files.push_back({std::string(kEgressSelectorConfigPath), "", std::move(egress), 0644});
   s.files.push_back({std::string(kTunnelCaPath), "", in.platform.tunnel_ca_bundle, 0644});
   sortFiles(s.files);
-  s.ports = {{"https", t.apiserver_port_number}};
+  s.ports = {portSpec("https", t.apiserver_port)};
   using enum ProbeSpec::Scheme;
-  s.startup = probe(kHttps, "/livez", t.apiserver_port_number, kStartupFailureThreshold);
-  s.readiness = probe(kHttps, "/readyz", t.apiserver_port_number, 3);
-  s.liveness = probe(kHttps, "/livez", t.apiserver_port_number, kLivenessFailureThreshold);
+  s.startup = probe(kHttps, "/livez", t.apiserver_port, kStartupFailureThreshold);
+  s.readiness = probe(kHttps, "/readyz", t.apiserver_port, kReadinessFailureThreshold);
+  s.liveness = probe(kHttps, "/livez", t.apiserver_port, kLivenessFailureThreshold);
   s.resources = c.spec.controlPlane.apiServer.resources;
   s.replicas = *c.spec.controlPlane.apiServer.replicas;
   s.member_env = t.apiserver_member_env;
@@ -360,7 +418,7 @@ Result<ComponentSpec> renderControllerManager(const Input& in) {
       {"leader-elect", "true"},
       {"requestheader-client-ca-file", mounted("pki/front-proxy-ca.crt")},
       {"root-ca-file", mounted("pki/ca.crt")},
-      {"secure-port", std::to_string(t.controller_manager_port)},
+      {"secure-port", t.controller_manager_port.arg()},
       {"service-account-private-key-file", mounted("pki/sa.key")},
       {"service-cluster-ip-range", *c.spec.network.serviceCIDR},
       {"use-service-account-credentials", "true"},
@@ -376,12 +434,13 @@ Result<ComponentSpec> renderControllerManager(const Input& in) {
   s.args = toArgs(flags);
   s.files = pkiFiles(Component::kControllerManager);
   sortFiles(s.files);
-  s.ports = {{"https", t.controller_manager_port}};
+  s.ports = {portSpec("https", t.controller_manager_port)};
   using enum ProbeSpec::Scheme;
   s.startup = probe(kHttps, "/healthz", t.controller_manager_port, kStartupFailureThreshold);
   s.liveness = probe(kHttps, "/healthz", t.controller_manager_port, kLivenessFailureThreshold);
   s.resources = c.spec.controlPlane.controllerManager.resources;
   s.replicas = *c.spec.controlPlane.controllerManager.replicas;
+  s.member_env = t.controller_manager_member_env;
   return s;
 }
 
@@ -395,7 +454,7 @@ Result<ComponentSpec> renderScheduler(const Input& in) {
       {"bind-address", t.scheduler_bind_address},
       {"kubeconfig", kubeconfig},
       {"leader-elect", "true"},
-      {"secure-port", std::to_string(t.scheduler_port)},
+      {"secure-port", t.scheduler_port.arg()},
   };
   HERD_RETURN_IF_ERROR(mergeExtraArgs(flags, c.spec.controlPlane.scheduler.extraArgs,
                                       Binary::kKubeScheduler, in.release->minor));
@@ -408,24 +467,27 @@ Result<ComponentSpec> renderScheduler(const Input& in) {
   s.args = toArgs(flags);
   s.files = pkiFiles(Component::kScheduler);
   sortFiles(s.files);
-  s.ports = {{"https", t.scheduler_port}};
+  s.ports = {portSpec("https", t.scheduler_port)};
   using enum ProbeSpec::Scheme;
   s.startup = probe(kHttps, "/healthz", t.scheduler_port, kStartupFailureThreshold);
   s.liveness = probe(kHttps, "/healthz", t.scheduler_port, kLivenessFailureThreshold);
   s.resources = c.spec.controlPlane.scheduler.resources;
   s.replicas = *c.spec.controlPlane.scheduler.replicas;
+  s.member_env = t.scheduler_member_env;
   return s;
 }
 
 nlohmann::json probeJson(const std::optional<ProbeSpec>& p) {
   if (!p) return nullptr;
-  return {{"scheme", p->scheme == ProbeSpec::Scheme::kHttps ? "HTTPS" : "HTTP"},
-          {"path", p->path},
-          {"port", p->port},
-          {"initialDelaySeconds", p->initial_delay_seconds},
-          {"periodSeconds", p->period_seconds},
-          {"timeoutSeconds", p->timeout_seconds},
-          {"failureThreshold", p->failure_threshold}};
+  nlohmann::json j = {{"scheme", p->scheme == ProbeSpec::Scheme::kHttps ? "HTTPS" : "HTTP"},
+                      {"path", p->path},
+                      {"port", p->port},
+                      {"initialDelaySeconds", p->initial_delay_seconds},
+                      {"periodSeconds", p->period_seconds},
+                      {"timeoutSeconds", p->timeout_seconds},
+                      {"failureThreshold", p->failure_threshold}};
+  if (!p->port_env.empty()) j["portEnv"] = p->port_env;
+  return j;
 }
 
 nlohmann::json quantitiesJson(const std::map<std::string, api::Quantity>& q) {
@@ -452,11 +514,12 @@ std::string_view componentName(Component component) {
 
 Result<std::string> renderEgressSelectorConfig(const Platform& platform) {
   HERD_RETURN_IF_ERROR(checkPlatform(platform));
-  // The CONNECT listener takes the tenant from the client certificate; the apiserver shows it
-  // the certificate it already presents to kubelets, issued by the tenant's own CA.
+  // The CONNECT listener (tunnel/connect_listener.h) verifies the client certificate against
+  // the tenant's cluster CA and takes the tenant from its common name: hence a certificate of
+  // its own, issued by the tenant CA with the tenant's name as CN (kEgressClientCert).
   nlohmann::json tls = {{"caBundle", std::string(kTunnelCaPath)},
-                        {"clientCert", mountPath("pki/apiserver-kubelet-client.crt")},
-                        {"clientKey", mountPath("pki/apiserver-kubelet-client.key")}};
+                        {"clientCert", mountPath(kEgressClientCert)},
+                        {"clientKey", mountPath(kEgressClientKey)}};
   nlohmann::json transport = {
       {"tcp",
        {{"url", fmt::format("https://{}", platform.tunnel_connect_address)}, {"tlsConfig", tls}}}};
@@ -475,10 +538,11 @@ Result<std::vector<ComponentSpec>> renderControlPlane(const api::Cluster& cluste
   const api::KubernetesRelease* release = nullptr;
   HERD_RETURN_IF_ERROR(checkCluster(cluster, &release));
   HERD_RETURN_IF_ERROR(checkPlatform(platform));
-  HERD_RETURN_IF_ERROR(checkTopology(topology, *cluster.spec.controlPlane.etcd.replicas));
+  HERD_RETURN_IF_ERROR(checkTopology(topology, cluster.spec.controlPlane));
   Input in{cluster, platform, topology, release, std::string(release->patch)};
   // "1.32.4" asks for that patch release; "1.32" for the one the table runs.
-  if (cluster.spec.version->size() > release->minor.size()) in.kubernetes_version = *cluster.spec.version;
+  if (cluster.spec.version->size() > release->minor.size())
+    in.kubernetes_version = *cluster.spec.version;
 
   std::vector<ComponentSpec> specs;
   for (auto render : {renderEtcd, renderApiServer, renderControllerManager, renderScheduler}) {
@@ -493,7 +557,7 @@ Result<std::vector<ComponentSpec>> renderControlPlane(const api::Cluster& cluste
   return renderControlPlane(cluster, platform, kubernetesTopology(cluster));
 }
 
-nlohmann::json toJsonValue(const ComponentSpec& s) {
+nlohmann::json toJson(const ComponentSpec& s) {
   nlohmann::json files = nlohmann::json::array();
   for (const auto& f : s.files) {
     nlohmann::json j = {{"path", f.path}, {"mode", fmt::format("{:04o}", f.mode)}};
@@ -502,7 +566,11 @@ nlohmann::json toJsonValue(const ComponentSpec& s) {
     files.push_back(std::move(j));
   }
   nlohmann::json ports = nlohmann::json::array();
-  for (const auto& p : s.ports) ports.push_back({{"name", p.name}, {"port", p.port}});
+  for (const auto& p : s.ports) {
+    nlohmann::json j = {{"name", p.name}, {"port", p.port}};
+    if (!p.port_env.empty()) j["portEnv"] = p.port_env;
+    ports.push_back(std::move(j));
+  }
   nlohmann::json volumes = nlohmann::json::array();
   for (const auto& v : s.volumes) {
     volumes.push_back({{"name", v.name}, {"mountPath", v.mount_path}, {"size", v.size}});
@@ -527,14 +595,57 @@ nlohmann::json toJsonValue(const ComponentSpec& s) {
           {"memberEnv", s.member_env}};
 }
 
-std::string toJson(const ComponentSpec& spec) {
-  return toJsonValue(spec).dump(2) + "\n";
+nlohmann::json toJson(const std::vector<ComponentSpec>& specs) {
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& s : specs) all.push_back(toJson(s));
+  return all;
 }
 
-std::string toJson(const std::vector<ComponentSpec>& specs) {
-  nlohmann::json all = nlohmann::json::array();
-  for (const auto& s : specs) all.push_back(toJsonValue(s));
-  return all.dump(2) + "\n";
+std::string toJsonText(const std::vector<ComponentSpec>& specs) {
+  return toJson(specs).dump(2) + "\n";
+}
+
+Result<std::vector<std::string>> expandMemberArgs(const ComponentSpec& spec,
+                                                  std::string_view member) {
+  const std::map<std::string, std::string>* env = nullptr;
+  if (!spec.member_env.empty()) {
+    auto it = spec.member_env.find(std::string(member));
+    if (it == spec.member_env.end()) {
+      return Status::invalid(fmt::format("{} has no member {}", spec.name, member));
+    }
+    env = &it->second;
+  }
+  std::vector<std::string> out;
+  out.reserve(spec.args.size());
+  for (const std::string& arg : spec.args) {
+    std::string expanded;
+    // One pass left to right: a value is never expanded again, so the loop ends.
+    for (size_t i = 0; i < arg.size();) {
+      size_t open = arg.find("$(", i);
+      if (open == std::string::npos) {
+        expanded.append(arg, i, std::string::npos);
+        break;
+      }
+      expanded.append(arg, i, open - i);
+      size_t close = arg.find(')', open + 2);
+      if (close == std::string::npos) {
+        return Status::invalid(fmt::format("{}: unterminated $( in {}", spec.name, arg));
+      }
+      std::string var = arg.substr(open + 2, close - open - 2);
+      if (var == kMemberEnv) {
+        expanded += member;
+      } else if (env != nullptr && env->contains(var)) {
+        expanded += env->at(var);
+      } else {
+        return Status::invalid(
+            fmt::format("{}: {} refers to $({}), which member {} does not define", spec.name, arg,
+                        var, member));
+      }
+      i = close + 1;
+    }
+    out.push_back(std::move(expanded));
+  }
+  return out;
 }
 
 }  // namespace herd::render

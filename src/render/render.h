@@ -26,6 +26,10 @@ namespace herd::render {
 inline constexpr std::string_view kEgressSelectorConfigPath =
     "/etc/kubernetes/egress-selector-configuration.yaml";
 inline constexpr std::string_view kTunnelCaPath = "/etc/kubernetes/egress/tunnel-ca.crt";
+// The apiserver's client certificate towards the CONNECT listener: issued by the tenant CA,
+// CN = the tenant's name (the listener's rule). pki::layout paths, mounted per mounts.h.
+inline constexpr std::string_view kEgressClientCert = "pki/apiserver-egress-client.crt";
+inline constexpr std::string_view kEgressClientKey = "pki/apiserver-egress-client.key";
 // etcd's data directory, on the member's own volume.
 inline constexpr std::string_view kEtcdDataDir = "/var/lib/etcd";
 
@@ -41,10 +45,18 @@ Result<std::vector<ComponentSpec>> renderControlPlane(const api::Cluster& defaul
 // Platform.tunnel_connect_address, with mutual TLS.
 Result<std::string> renderEgressSelectorConfig(const Platform& platform);
 
-// A spec as JSON with sorted keys (nlohmann::json orders object keys), and its text: two
-// spaces of indent and a final newline, byte-identical for equal specs.
-nlohmann::json toJsonValue(const ComponentSpec& spec);
-std::string toJson(const ComponentSpec& spec);
-std::string toJson(const std::vector<ComponentSpec>& specs);
+// A spec as JSON. Object keys come out sorted (nlohmann::json keeps them in a std::map) and
+// arrays in the spec's own order, so equal specs dump to the same bytes.
+nlohmann::json toJson(const ComponentSpec& spec);
+nlohmann::json toJson(const std::vector<ComponentSpec>& specs);
+// toJson(specs) with two spaces of indent and a final newline: the golden files' format.
+std::string toJsonText(const std::vector<ComponentSpec>& specs);
+
+// The arguments of one member (`member`: "etcd-1"), with $(HERD_MEMBER) and the member's
+// member_env variables expanded, as the local provider runs them. (Kubernetes expands
+// $(HERD_MEMBER) itself from the pod's env.) A $(VAR) the member does not define, or a member
+// that member_env lacks when it is set, is an Invalid Status.
+Result<std::vector<std::string>> expandMemberArgs(const ComponentSpec& spec,
+                                                  std::string_view member);
 
 }  // namespace herd::render

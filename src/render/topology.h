@@ -1,8 +1,18 @@
 // Topology: how the components of one tenant's control plane find each other and where each
 // listens. The renderer takes every address and port from it, so that one rendering serves
-// any provider: kubernetesTopology() gives the in-seed Service DNS names and the well-known
-// ports; a provider that runs every process on one loopback address builds its own Topology,
-// with per-member ports written as $(VAR)s and their values in `member_env`.
+// any provider.
+//
+// kubernetesTopology() is the in-seed case: etcd members at the stable names of their
+// StatefulSet's headless Service, the apiservers behind their Service on 6443, every
+// component bound to all of its pod's addresses, the same ports for every member, so that
+// members differ only in $(HERD_MEMBER).
+//
+// A provider that runs every process on one loopback address (the local one) gives each
+// member its own ports instead: it sets a ListenPort's `env` ("HERD_CLIENT_PORT"), lists the
+// value per member in the component's member_env ({"etcd-1": {"HERD_CLIENT_PORT": "20003"}}),
+// and writes the members' own URLs in etcd_members. The rendered arguments then say
+// $(HERD_CLIENT_PORT) and the spec carries member_env; the provider expands both per member
+// with render::expandMemberArgs.
 //
 // Plain values; pure functions; thread-safe.
 #pragma once
@@ -23,40 +33,51 @@ struct EtcdMemberAddress {
   friend bool operator==(const EtcdMemberAddress&, const EtcdMemberAddress&) = default;
 };
 
-// Values that go into arguments are strings, since they may be $(VAR)s that each member
-// expands; the ports a provider probes or exposes are numbers.
+// A port a component listens on: the same `port` for every member, or, when `env` is set,
+// each member's own, read from that member_env variable (`port` is then the first member's).
+struct ListenPort {
+  int port = 0;
+  std::string env;
+  // As it goes into an argument: "2379", or "$(HERD_CLIENT_PORT)".
+  std::string arg() const;
+  friend bool operator==(const ListenPort&, const ListenPort&) = default;
+};
+
+// Member name -> variable -> value (component_spec.h, ComponentSpec::member_env).
+using MemberEnv = std::map<std::string, std::map<std::string, std::string>>;
+
 struct Topology {
   // etcd
   std::vector<EtcdMemberAddress> etcd_members;  // every member, in order
   std::string etcd_listen_host = "0.0.0.0";     // where a member binds its listeners
-  std::string etcd_advertise_host;              // this member's own name, with $(HERD_MEMBER)
-  std::string etcd_client_port = "2379";        // this member's ports, in its arguments
-  std::string etcd_peer_port = "2380";
-  std::string etcd_metrics_port = "2381";
-  int etcd_client_port_number = 2379;  // what Services and probes use
-  int etcd_peer_port_number = 2380;
-  int etcd_metrics_port_number = 2381;
-  std::map<std::string, std::map<std::string, std::string>> etcd_member_env;
+  // The name this member advertises, with $(HERD_MEMBER) or a member_env $(VAR) in it.
+  std::string etcd_advertise_host;
+  ListenPort etcd_client{2379, ""};
+  ListenPort etcd_peer{2380, ""};
+  // Plain HTTP, /health and /metrics only: what probes use (kubeadm's 2381).
+  ListenPort etcd_metrics{2381, ""};
+  MemberEnv etcd_member_env;
 
   // kube-apiserver
   std::string apiserver_bind_address = "0.0.0.0";
-  std::string apiserver_port = "6443";
-  int apiserver_port_number = 6443;
-  std::map<std::string, std::map<std::string, std::string>> apiserver_member_env;
+  ListenPort apiserver_port{6443, ""};
+  MemberEnv apiserver_member_env;
 
-  // kube-controller-manager and kube-scheduler: their health and metrics listeners. They
-  // reach the apiserver through the server URL inside their kubeconfigs (the PKI's).
+  // kube-controller-manager and kube-scheduler: their health and metrics listeners (the
+  // upstream defaults). They reach the apiserver through the server URL inside their
+  // kubeconfigs, which the PKI writes.
   std::string controller_manager_bind_address = "0.0.0.0";
-  int controller_manager_port = 10257;
+  ListenPort controller_manager_port{10257, ""};
+  MemberEnv controller_manager_member_env;
   std::string scheduler_bind_address = "0.0.0.0";
-  int scheduler_port = 10259;
+  ListenPort scheduler_port{10259, ""};
+  MemberEnv scheduler_member_env;
 
   friend bool operator==(const Topology&, const Topology&) = default;
 };
 
-// kubeadm's ports, and the names the seed's DNS gives the tenant's Services: etcd members at
-// etcd-<i>.etcd.herd-<name>.svc (the headless Service of their StatefulSet), every member
-// listening on all of its pod's addresses. `cluster` must be defaulted.
+// The in-seed topology of a defaulted `cluster`: etcd members etcd-<i>.etcd.herd-<name>.svc
+// (api/naming.h) on 2379 (client) and 2380 (peer), kube-apiserver on 6443.
 Topology kubernetesTopology(const api::Cluster& cluster);
 
 }  // namespace herd::render

@@ -232,7 +232,8 @@ std::vector<Case> cases() {
        "version: \"1.10\"\n"
        "  controlPlane:\n    etcd:\n      replicas: 4\n",
        {"metadata.name: Invalid value: \"Bad_Name\": " + kLabelRule,
-        "spec.version: Unsupported value: \"1.10\": supported values: \"1.30\", \"1.31\", \"1.32\", "
+        "spec.version: Unsupported value: \"1.10\": supported values: \"1.30\", \"1.31\", "
+        "\"1.32\", "
         "\"1.33\", \"1.34\", \"1.35\", \"1.36\"",
         "spec.controlPlane.etcd.replicas: Invalid value: 4: must be 1, 3 or 5"}},
       {"AliasBomb",
@@ -332,7 +333,8 @@ TEST(ManifestTest, LoadOneClusterSummarisesAllErrors) {
       r.status().message(),
       "Cluster \"demo\" is invalid: [spec.version: Unsupported value: \"9.9\": supported values: "
       "\"1.30\", "
-      "\"1.31\", \"1.32\", \"1.33\", \"1.34\", \"1.35\", \"1.36\", spec.controlPlane.etcd.replicas: Invalid value: 2: must be 1, 3 or 5]");
+      "\"1.31\", \"1.32\", \"1.33\", \"1.34\", \"1.35\", \"1.36\", "
+      "spec.controlPlane.etcd.replicas: Invalid value: 2: must be 1, 3 or 5]");
   EXPECT_EQ(loadOneCluster(std::string(kHeader) + "---\n" + kHeader).status().message(),
             "expected exactly one Cluster, found 2 objects");
 }
