@@ -34,6 +34,9 @@ struct Platform {
   std::string tunnel_connect_address;
   std::string image_registry = "registry.k8s.io";
   std::string storage_class;  // empty: the seed's default StorageClass
+  // PEM: the CA that issued the CONNECT listener's serving certificate. The apiservers'
+  // egress selector verifies the listener with it (it is the gateway's, not a tenant's).
+  std::string tunnel_ca_bundle;
   friend bool operator==(const Platform&, const Platform&) = default;
 };
 
@@ -56,6 +59,9 @@ struct FileSpec {
 struct PortSpec {
   std::string name;  // an IANA_SVC_NAME: "client", "peer", "https", "metrics"
   int port = 0;      // TCP
+  // When set, members listen on different ports: this member_env variable holds each one's
+  // (the local provider's case); `port` is then the first member's.
+  std::string port_env;
   friend bool operator==(const PortSpec&, const PortSpec&) = default;
 };
 
@@ -64,6 +70,7 @@ struct ProbeSpec {
   Scheme scheme = Scheme::kHttps;
   std::string path;  // "/readyz"
   int port = 0;
+  std::string port_env;  // as PortSpec::port_env: each member's port, from member_env
   int initial_delay_seconds = 0;
   int period_seconds = 10;
   int timeout_seconds = 5;
@@ -95,6 +102,12 @@ struct ComponentSpec {
   api::Resources resources;
   int32_t replicas = 1;
   std::vector<VolumeSpec> volumes;
+  // Per member ("etcd-1" -> {"HERD_CLIENT_PORT": "20003"}): variables that args refer to as
+  // $(VAR) beside $(HERD_MEMBER), for a provider whose members differ in more than their name
+  // (the local one: every member on one address, each with its own ports). Empty when the
+  // members differ only in $(HERD_MEMBER), as in the kubernetes provider.
+  // render::expandMemberArgs (render.h) gives one member's arguments with both expanded.
+  std::map<std::string, std::map<std::string, std::string>> member_env;
   friend bool operator==(const ComponentSpec&, const ComponentSpec&) = default;
 };
 

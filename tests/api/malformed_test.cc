@@ -105,11 +105,11 @@ std::vector<Case> cases() {
       {"UnsupportedVersion",
        withSpec("  version: \"1.25\"\n"),
        {"spec.version: Unsupported value: \"1.25\": supported values: \"1.30\", \"1.31\", "
-        "\"1.32\""}},
+        "\"1.32\", \"1.33\", \"1.34\", \"1.35\", \"1.36\""}},
       {"MalformedPatchVersion",
        withSpec("  version: \"1.32.x\"\n"),
        {"spec.version: Unsupported value: \"1.32.x\": supported values: \"1.30\", \"1.31\", "
-        "\"1.32\""}},
+        "\"1.32\", \"1.33\", \"1.34\", \"1.35\", \"1.36\""}},
       {"UnquotedVersionIsANumber",
        withSpec("  version: 1.32\n"),
        {"spec.version: Invalid value: 1.32: must be a string, not number (quote it in YAML: "
@@ -232,7 +232,9 @@ std::vector<Case> cases() {
        "version: \"1.10\"\n"
        "  controlPlane:\n    etcd:\n      replicas: 4\n",
        {"metadata.name: Invalid value: \"Bad_Name\": " + kLabelRule,
-        "spec.version: Unsupported value: \"1.10\": supported values: \"1.30\", \"1.31\", \"1.32\"",
+        "spec.version: Unsupported value: \"1.10\": supported values: \"1.30\", \"1.31\", "
+        "\"1.32\", "
+        "\"1.33\", \"1.34\", \"1.35\", \"1.36\"",
         "spec.controlPlane.etcd.replicas: Invalid value: 4: must be 1, 3 or 5"}},
       {"AliasBomb",
        "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
@@ -331,7 +333,8 @@ TEST(ManifestTest, LoadOneClusterSummarisesAllErrors) {
       r.status().message(),
       "Cluster \"demo\" is invalid: [spec.version: Unsupported value: \"9.9\": supported values: "
       "\"1.30\", "
-      "\"1.31\", \"1.32\", spec.controlPlane.etcd.replicas: Invalid value: 2: must be 1, 3 or 5]");
+      "\"1.31\", \"1.32\", \"1.33\", \"1.34\", \"1.35\", \"1.36\", "
+      "spec.controlPlane.etcd.replicas: Invalid value: 2: must be 1, 3 or 5]");
   EXPECT_EQ(loadOneCluster(std::string(kHeader) + "---\n" + kHeader).status().message(),
             "expected exactly one Cluster, found 2 objects");
 }

@@ -336,7 +336,7 @@ TEST(ObjectsTest, SpecsThatCannotRunHereAreRefused) {
   s.env["HERD_MEMBER"] = "x";
   expectInvalid(s, "HERD_MEMBER");
   auto e = testdata::etcdSpec();
-  e.ports = {{"peer", 2380}};
+  e.ports = {{"peer", 2380, ""}};
   expectInvalid(e, "client");
   auto a = testdata::apiServerSpec();
   a.files.push_back({"/other/egress-selector.yaml", "", "x", 0644});

@@ -76,7 +76,7 @@ ComponentSpec etcdSpec() {
              pkiFile("/etc/etcd/pki/peer.key", "pki/etcd/peer.key", kPrivate),
              pkiFile("/etc/etcd/pki/server.crt", "pki/etcd/server.crt"),
              pkiFile("/etc/etcd/pki/server.key", "pki/etcd/server.key", kPrivate)};
-  s.ports = {{"client", 2379}, {"peer", 2380}, {"metrics", 2381}};
+  s.ports = {{"client", 2379, ""}, {"peer", 2380, ""}, {"metrics", 2381, ""}};
   s.readiness = probe(ProbeSpec::Scheme::kHttp, "/readyz", 2381, 3);
   s.liveness = probe(ProbeSpec::Scheme::kHttp, "/livez", 2381, 8);
   s.resources.requests = {{"cpu", {"100m"}}, {"memory", {"256Mi"}}};
@@ -151,7 +151,7 @@ ComponentSpec apiServerSpec() {
       pkiFile("/etc/kubernetes/pki/sa.pub", "pki/sa.pub"),
   };
   sortFiles(s);
-  s.ports = {{"https", 6443}};
+  s.ports = {{"https", 6443, ""}};
   s.startup = probe(ProbeSpec::Scheme::kHttps, "/livez", 6443, 24);
   s.readiness = probe(ProbeSpec::Scheme::kHttps, "/readyz", 6443, 3);
   s.liveness = probe(ProbeSpec::Scheme::kHttps, "/livez", 6443, 8);
@@ -183,7 +183,7 @@ ComponentSpec controllerManagerSpec() {
       pkiFile("/etc/kubernetes/pki/ca.crt", "pki/ca.crt"),
       pkiFile("/etc/kubernetes/pki/ca.key", "pki/ca.key", kPrivate),
       pkiFile("/etc/kubernetes/pki/sa.key", "pki/sa.key", kPrivate)};
-  s.ports = {{"https", 10257}};
+  s.ports = {{"https", 10257, ""}};
   s.startup = probe(ProbeSpec::Scheme::kHttps, "/healthz", 10257, 24);
   s.liveness = probe(ProbeSpec::Scheme::kHttps, "/healthz", 10257, 8);
   s.resources.requests = {{"cpu", {"200m"}}};
@@ -205,7 +205,7 @@ ComponentSpec schedulerSpec() {
       "--leader-elect=true",
   };
   s.files = {pkiFile("/etc/kubernetes/scheduler.conf", "scheduler.conf", kPrivate)};
-  s.ports = {{"https", 10259}};
+  s.ports = {{"https", 10259, ""}};
   s.readiness = probe(ProbeSpec::Scheme::kHttps, "/readyz", 10259, 3);
   s.liveness = probe(ProbeSpec::Scheme::kHttps, "/livez", 10259, 8);
   s.resources.requests = {{"cpu", {"100m"}}};
