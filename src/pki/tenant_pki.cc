@@ -207,7 +207,10 @@ Inspection inspect(const CertEntry& entry, const PkiFiles& files, const Issued* 
     }
     std::vector<std::string> orgs;
     if (!entry.organization.empty()) orgs.emplace_back(entry.organization);
-    if (cert->commonName() != entry.common_name || cert->organizations() != orgs) {
+    bool cn_matches = cluster != nullptr ? cert->commonName() == commonNameFor(entry, cluster)
+                                         : entry.common_name == kClusterNameSubject ||
+                                               cert->commonName() == entry.common_name;
+    if (!cn_matches || cert->organizations() != orgs) {
       out.renew_reasons.push_back("subject changed (was " + cert->subjectText() + ")");
     }
     if (cert->keyUsage() != entry.key_usage || cert->extKeyUsage() != entry.ext_key_usage ||
@@ -258,7 +261,7 @@ class Reconciler {
 
   CertificateRequest requestFor(const CertEntry& entry, const Issued* ca) const {
     CertificateRequest req;
-    req.common_name = std::string(entry.common_name);
+    req.common_name = commonNameFor(entry, &cluster_);
     if (!entry.organization.empty()) req.organizations.emplace_back(entry.organization);
     req.is_ca = entry.isCa();
     req.key_usage = entry.key_usage;
@@ -341,7 +344,7 @@ class Reconciler {
                                : api::internalApiServerUrl(cluster_);
       std::string text = renderKubeconfig(
           KubeconfigParams{cluster_.metadata.name, server, issuer.cert_pem,
-                           std::string(entry.common_name), mine.cert_pem, mine.key_pem});
+                           commonNameFor(entry, &cluster_), mine.cert_pem, mine.key_pem});
       const std::string* old = existingData(std::string(entry.kubeconfig));
       if (action == PkiAction::kKept && old != nullptr && *old != text) {
         action = PkiAction::kUpdated;

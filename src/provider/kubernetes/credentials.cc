@@ -31,6 +31,8 @@ constexpr CredentialFile kTable[] = {
     {"pki/apiserver.key", "apiserver-certs", "apiserver.key"},
     {"pki/apiserver-kubelet-client.crt", "apiserver-certs", "apiserver-kubelet-client.crt"},
     {"pki/apiserver-kubelet-client.key", "apiserver-certs", "apiserver-kubelet-client.key"},
+    {"pki/apiserver-egress-client.crt", "apiserver-certs", "apiserver-egress-client.crt"},
+    {"pki/apiserver-egress-client.key", "apiserver-certs", "apiserver-egress-client.key"},
     {"pki/apiserver-etcd-client.crt", "apiserver-certs", "apiserver-etcd-client.crt"},
     {"pki/apiserver-etcd-client.key", "apiserver-certs", "apiserver-etcd-client.key"},
     {"pki/front-proxy-client.crt", "front-proxy-client", "front-proxy-client.crt"},
