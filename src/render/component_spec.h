@@ -70,11 +70,12 @@ struct ProbeSpec {
   Scheme scheme = Scheme::kHttps;
   std::string path;  // "/readyz"
   int port = 0;
-  std::string port_env;  // as PortSpec::port_env: each member's port, from member_env
   int initial_delay_seconds = 0;
   int period_seconds = 10;
   int timeout_seconds = 5;
   int failure_threshold = 3;
+  // Last, so that existing aggregate initialisers keep their meaning.
+  std::string port_env;  // as PortSpec::port_env: each member's port, from member_env
   friend bool operator==(const ProbeSpec&, const ProbeSpec&) = default;
 };
 
