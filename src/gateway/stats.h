@@ -30,7 +30,7 @@ struct BackendState;
 
 // X(name, help): each becomes herd_gateway_<name>_total.
 #define HERD_GATEWAY_COUNTERS(X)                                                            \
-  X(connections_accepted, "Connections accepted on the TLS and HTTP listeners")             \
+  X(connections_accepted, "Connections accepted on the TLS, HTTP and tenant-port listeners") \
   X(rejected_global_limit, "Connections closed at accept: the global limit was reached")    \
   X(rejected_tenant_limit, "Connections closed: their tenant's limit was reached")          \
   X(sni_missing, "ClientHellos without a server name")                                      \
@@ -52,7 +52,9 @@ struct BackendState;
   X(drain_closed, "Connections closed when the drain timeout ran out")                      \
   X(health_check_failures, "Active health checks that failed")                              \
   X(config_reloads, "Route configurations applied")                                         \
-  X(config_reload_errors, "Route configurations rejected (the previous one stays)")
+  X(config_reload_errors, "Route configurations rejected (the previous one stays)")          \
+  X(tenant_port_no_route, "Connections on a tenant port whose tenant has no kube-apiserver") \
+  X(tenant_port_errors, "Tenant ports that could not be opened (each worker counts its own)")
 
 struct Counters {
 #define HERD_GATEWAY_COUNTER_FIELD(name, help) std::atomic<uint64_t> name{0};
