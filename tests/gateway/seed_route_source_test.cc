@@ -179,6 +179,69 @@ TEST_F(SeedRoutesTest, SourceFollowsItsBaseFile) {
   source.stop();
 }
 
+// status.gatewayPort, as the controller writes it through the status subresource, becomes the
+// tenant's port; a change to it moves the port, and a bad value costs only the port.
+TEST_F(SeedRoutesTest, SourceDeliversTheClustersGatewayPort) {
+  // Until the CRD of this tree has the field, the test's own copy adds it: a structural
+  // schema prunes what it does not declare.
+  auto crd = client_->get(kube::crdsResource(), "", "clusters.herd.io");
+  ASSERT_TRUE(crd.isOk()) << crd.status().toString();
+  for (auto& version : (*crd)["spec"]["versions"]) {
+    version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["gatewayPort"] = {
+        {"type", "integer"}};
+  }
+  ASSERT_TRUE(client_->update(kube::crdsResource(), "", *crd).isOk());
+  createTenant("alpha", {7001});
+  auto setPort = [&](const json& port) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      auto got = client_->get(kClusters, "", "alpha");
+      ASSERT_TRUE(got.isOk()) << got.status().toString();
+      (*got)["status"]["gatewayPort"] = port;
+      auto updated = client_->updateStatus(kClusters, "", *got);
+      if (updated.isOk()) {
+        ASSERT_EQ((*updated)["status"]["gatewayPort"], port) << "the seed pruned the field";
+        return;
+      }
+      ASSERT_EQ(updated.status().code(), Code::kConflict) << updated.status().toString();
+    }
+    FAIL() << "status never written";
+  };
+  setPort(7443);
+
+  auto client = kube::Client::create(server_->adminConfig());
+  ASSERT_TRUE(client.isOk());
+  SeedRouteSource source(std::move(*client), SeedRouteSourceOptions{});
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<GatewayConfig> seen;
+  auto status = source.start(
+      [&](const GatewayConfig& config) {
+        std::lock_guard lock(mutex);
+        seen.push_back(config);
+        changed.notify_all();
+      },
+      [](const Status&) {});
+  ASSERT_TRUE(status.isOk()) << status.toString();
+  auto lastPort = [&] {
+    return !seen.empty() && seen.back().tenants.size() == 1 ? int(seen.back().tenants[0].port)
+                                                            : -1;
+  };
+  std::unique_lock lock(mutex);
+  EXPECT_EQ(lastPort(), 7443);
+  lock.unlock();
+  setPort(7444);
+  lock.lock();
+  EXPECT_TRUE(changed.wait_for(lock, 10s, [&] { return lastPort() == 7444; })) << lastPort();
+  lock.unlock();
+  setPort(70000);  // out of range: the tenant stays, without a port
+  lock.lock();
+  EXPECT_TRUE(changed.wait_for(lock, 10s, [&] { return lastPort() == 0; })) << lastPort();
+  ASSERT_EQ(seen.back().tenants.size(), 1u);
+  EXPECT_EQ(seen.back().tenants[0].api_servers.size(), 1u);
+  lock.unlock();
+  source.stop();
+}
+
 TEST_F(SeedRoutesTest, WithoutTheCrdStartFailsClearly) {
   auto crd_deleted = client_->remove(kube::crdsResource(), "", "clusters.herd.io");
   ASSERT_TRUE(crd_deleted.isOk()) << crd_deleted.status().toString();
