@@ -76,8 +76,8 @@ Result<json> tenantKubeconfig(kube::Client& client, const KubeconfigOptions& o) 
   auto secret = client.get(kube::secretsResource(), ns, secret_name);
   if (!secret) {
     if (secret.status().code() == Code::kNotFound) {
-      return Status::notFound(fmt::format(
-          "{}, named by cluster \"{}\"'s status, does not exist", where, o.name));
+      return Status::notFound(
+          fmt::format("{}, named by cluster \"{}\"'s status, does not exist", where, o.name));
     }
     return secret.status().withContext(where);
   }
@@ -118,9 +118,9 @@ void addKubeconfigCommand(CLI::App& app, Streams io, int& exit_code) {
       "kubeconfig", "Print a tenant cluster's admin kubeconfig, pointed at its gateway endpoint");
   auto o = std::make_shared<KubeconfigOptions>();
   cmd->add_option("NAME", o->name, "Cluster name")->required();
-  cmd->add_option("--key", o->key,
-                  fmt::format("Data key of the kubeconfig in the Secret (default {})",
-                              kAdminKubeconfigKey));
+  cmd->add_option(
+      "--key", o->key,
+      fmt::format("Data key of the kubeconfig in the Secret (default {})", kAdminKubeconfigKey));
   addSeedFlags(cmd, o->seed);
   cmd->callback([o, io, &exit_code] { exit_code = runKubeconfig(*o, io); });
 }

@@ -4,11 +4,11 @@
 // ClientHello (passthrough: TLS is never terminated, so client certificates reach the tenant),
 // the plain-HTTP listener routes by Host, and each tenant port (a tenant's own port, for
 // clients that send no SNI) routes every connection to its tenant's kube-apiservers; tenant
-// ports open and close with the routes, without a restart. When the configuration has a `tunnel:` section, the
-// SSH tunnel server and its CONNECT egress listeners (src/tunnel) run in the same process:
-// their metrics follow the gateway's on /metrics, and they stop after the drain. Routes come from a
-// RouteSource; each configuration it delivers becomes a new route table, handed to every
-// worker at once.
+// ports open and close with the routes, without a restart. When the configuration has a `tunnel:`
+// section, the SSH tunnel server and its CONNECT egress listeners (src/tunnel) run in the same
+// process: their metrics follow the gateway's on /metrics, and they stop after the drain. Routes
+// come from a RouteSource; each configuration it delivers becomes a new route table, handed to
+// every worker at once.
 //
 // Lifecycle: start() binds and serves; drain() stops accepting, fails /readyz and lets open
 // connections finish until the drain timeout, then closes the rest; stop() closes at once.

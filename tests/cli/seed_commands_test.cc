@@ -173,10 +173,11 @@ TEST_F(SeedCommandsTest, KubeconfigPrintsTheAdminConfigPointedAtTheEndpoint) {
   ASSERT_NE(at, std::string::npos);
   std::string in_seed = admin;
   in_seed.replace(at, endpoint.size(), "https://kube-apiserver.herd-alpha.svc:6443");
-  ASSERT_TRUE(c.create(kube::namespacesResource(), "",
-                       {{"apiVersion", "v1"}, {"kind", "Namespace"},
-                        {"metadata", {{"name", "herd-alpha"}}}})
-                  .isOk());
+  ASSERT_TRUE(
+      c.create(
+           kube::namespacesResource(), "",
+           {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "herd-alpha"}}}})
+          .isOk());
   nlohmann::json secret = {{"apiVersion", "v1"},
                            {"kind", "Secret"},
                            {"metadata", {{"name", "alpha-admin-kubeconfig"}}},
@@ -201,10 +202,11 @@ TEST_F(SeedCommandsTest, KubeconfigPrintsTheAdminConfigPointedAtTheEndpoint) {
   EXPECT_EQ(listed.out, "cluster.herd.io/alpha\n");
 
   // A key that does not hold a kubeconfig is said to be one.
-  ASSERT_TRUE(c.patch(kube::secretsResource(), "herd-alpha", "alpha-admin-kubeconfig",
-                      kube::PatchType::kMerge,
-                      nlohmann::json{{"data", {{"admin.conf", base64Encode("just: text\n")}}}}.dump())
-                  .isOk());
+  ASSERT_TRUE(
+      c.patch(kube::secretsResource(), "herd-alpha", "alpha-admin-kubeconfig",
+              kube::PatchType::kMerge,
+              nlohmann::json{{"data", {{"admin.conf", base64Encode("just: text\n")}}}}.dump())
+          .isOk());
   auto broken = runHerd(with({"kubeconfig", "alpha"}));
   EXPECT_EQ(broken.exit_code, 1);
   EXPECT_NE(broken.err.find("is not a kubeconfig: it names no cluster"), std::string::npos)

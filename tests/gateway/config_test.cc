@@ -110,8 +110,7 @@ TEST(GatewayConfigTest, TenantPortsAreValidatedAgainstEachOtherAndTheListeners) 
        "tenants[1].port: 7443 is tenant \"a\"'s already"},
       {"listeners: {tls: \"127.0.0.1:8443\"}\ntenants: [{name: a, port: 8443}]",
        "tenants[0].port: 8443 is the port of listeners.tls"},
-      {"listeners: {http: \"0.0.0.0:8080\"}\ntenants: [{name: a, port: 8080}]",
-       "listeners.http"},
+      {"listeners: {http: \"0.0.0.0:8080\"}\ntenants: [{name: a, port: 8080}]", "listeners.http"},
       {"tenants: [{name: a, port: 9090}]", "listeners.admin"},  // the default admin port
   };
   for (const auto& c : cases) {

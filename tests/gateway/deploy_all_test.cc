@@ -137,8 +137,8 @@ TEST_F(DeployAllTest, ControllerRoleGrantsWhatTheControllerManagesAndNothingMore
 
   std::set<Grant> granted = grantsOf(mustFind("ClusterRole", "herd-controller"));
   for (const auto& g : wanted) {
-    EXPECT_TRUE(granted.count(g)) << "not granted: " << std::get<2>(g) << " "
-                                  << std::get<1>(g) << "." << std::get<0>(g);
+    EXPECT_TRUE(granted.count(g)) << "not granted: " << std::get<2>(g) << " " << std::get<1>(g)
+                                  << "." << std::get<0>(g);
   }
   for (const auto& g : granted) {
     EXPECT_TRUE(wanted.count(g)) << "granted beyond need: " << std::get<2>(g) << " "
@@ -159,9 +159,8 @@ TEST_F(DeployAllTest, ControllerRoleGrantsWhatTheControllerManagesAndNothingMore
   for (const auto& g : lease_grants) EXPECT_EQ(std::get<1>(g), leases.resource);
 
   // Both bindings name the controller's ServiceAccount.
-  for (const auto& [kind, name] :
-       {std::pair{"ClusterRoleBinding", "herd-controller"},
-        std::pair{"RoleBinding", "herd-controller-leader-election"}}) {
+  for (const auto& [kind, name] : {std::pair{"ClusterRoleBinding", "herd-controller"},
+                                   std::pair{"RoleBinding", "herd-controller-leader-election"}}) {
     const json& binding = mustFind(kind, name);
     ASSERT_TRUE(binding.contains("subjects")) << kind;
     EXPECT_EQ(binding["subjects"][0].value("name", ""), "herd-controller");
@@ -205,15 +204,15 @@ TEST_F(DeployAllTest, KubectlApplyInstallsEverything) {
   ASSERT_TRUE(server.isOk()) << server.status().toString();
   std::cout << "seed: " << (*server)->describe() << "\n";
   std::string kc = (*server)->kubeconfigPath();
-  auto applied =
-      run({kubectl_, "--kubeconfig", kc, "apply", "--server-side", "--validate=strict", "-k",
-           deployDir()});
+  auto applied = run({kubectl_, "--kubeconfig", kc, "apply", "--server-side", "--validate=strict",
+                      "-k", deployDir()});
   ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
   for (const char* object :
        {"deployment.apps/herd-controller", "deployment.apps/herd-gateway",
         "serviceaccount/herd-controller", "poddisruptionbudget.policy/herd-controller",
         "role.rbac.authorization.k8s.io/herd-controller-leader-election"}) {
-    auto got = run({kubectl_, "--kubeconfig", kc, "get", "-n", "herd-system", object, "-o", "name"});
+    auto got =
+        run({kubectl_, "--kubeconfig", kc, "get", "-n", "herd-system", object, "-o", "name"});
     EXPECT_EQ(got.exit_code, 0) << object << ": " << got.err;
   }
   for (const char* object : {"clusterrole.rbac.authorization.k8s.io/herd-controller",
@@ -222,9 +221,8 @@ TEST_F(DeployAllTest, KubectlApplyInstallsEverything) {
     EXPECT_EQ(got.exit_code, 0) << object << ": " << got.err;
   }
   // Applying again changes nothing and fails nothing.
-  auto again =
-      run({kubectl_, "--kubeconfig", kc, "apply", "--server-side", "--validate=strict", "-k",
-           deployDir()});
+  auto again = run({kubectl_, "--kubeconfig", kc, "apply", "--server-side", "--validate=strict",
+                    "-k", deployDir()});
   EXPECT_EQ(again.exit_code, 0) << again.err;
 }
 

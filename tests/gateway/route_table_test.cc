@@ -133,8 +133,7 @@ tenants:
   // b has a port but nothing to route to; c has no port.
   EXPECT_EQ((*table)->findPort(7002), nullptr);
   EXPECT_EQ((*table)->findPort(7003), nullptr);
-  EXPECT_EQ((*table)->tenantPorts(),
-            (std::map<uint16_t, std::string>{{7001, "a"}, {7002, "b"}}));
+  EXPECT_EQ((*table)->tenantPorts(), (std::map<uint16_t, std::string>{{7001, "a"}, {7002, "b"}}));
 
   // Two tenants on one port can only come from a source that skipped validation: refused.
   GatewayConfig twice = configOf("tenants: [{name: a, port: 7001}, {name: b}]");

@@ -2,11 +2,10 @@
 // the tenants of a gateway configuration.
 #include <gtest/gtest.h>
 
-#include "gateway/seed_route_source.h"
-
 #include <map>
 
 #include "gateway/route_table.h"
+#include "gateway/seed_route_source.h"
 
 namespace herd::gateway {
 namespace {
@@ -145,25 +144,25 @@ TEST(SeedConfigTest, StatusGatewayPortBecomesTheTenantsPort) {
       "listeners: {tls: \"127.0.0.1:8443\"}\n"
       "tenants: [{name: static, port: 7100, apiServers: [\"127.0.0.1:6443\"]}]");
   ASSERT_TRUE(base.isOk()) << base.status().toString();
-  GatewayConfig config = buildSeedConfig(
-      *base,
-      {withPort(cluster("alpha"), 7001), cluster("beta"), withPort(cluster("gamma"), 7001),
-       withPort(cluster("delta"), 7100), withPort(cluster("eps"), 8443),
-       withPort(cluster("zeta"), 70000), withPort(cluster("eta"), "7002"),
-       withPort(cluster("theta"), -5)},
-      {});
+  GatewayConfig config =
+      buildSeedConfig(*base,
+                      {withPort(cluster("alpha"), 7001), cluster("beta"),
+                       withPort(cluster("gamma"), 7001), withPort(cluster("delta"), 7100),
+                       withPort(cluster("eps"), 8443), withPort(cluster("zeta"), 70000),
+                       withPort(cluster("eta"), "7002"), withPort(cluster("theta"), -5)},
+                      {});
   // Every cluster keeps its SNI routes; only valid, free ports are granted.
   ASSERT_EQ(config.tenants.size(), 9u);
   std::map<std::string, int> ports;
   for (const auto& t : config.tenants) ports[t.name] = t.port;
   EXPECT_EQ(ports, (std::map<std::string, int>{{"static", 7100},
-                                               {"alpha", 7001},   // first by name
-                                               {"beta", 0},       // none in its status
-                                               {"gamma", 0},      // alpha's
-                                               {"delta", 0},      // the static tenant's
-                                               {"eps", 0},        // the TLS listener's
-                                               {"zeta", 0},       // out of range
-                                               {"eta", 0},        // not an integer
+                                               {"alpha", 7001},  // first by name
+                                               {"beta", 0},      // none in its status
+                                               {"gamma", 0},     // alpha's
+                                               {"delta", 0},     // the static tenant's
+                                               {"eps", 0},       // the TLS listener's
+                                               {"zeta", 0},      // out of range
+                                               {"eta", 0},       // not an integer
                                                {"theta", 0}}));
   // The result passes the route table's own check.
   GatewayStats stats;

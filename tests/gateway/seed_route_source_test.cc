@@ -223,8 +223,7 @@ TEST_F(SeedRoutesTest, SourceDeliversTheClustersGatewayPort) {
       [](const Status&) {});
   ASSERT_TRUE(status.isOk()) << status.toString();
   auto lastPort = [&] {
-    return !seen.empty() && seen.back().tenants.size() == 1 ? int(seen.back().tenants[0].port)
-                                                            : -1;
+    return !seen.empty() && seen.back().tenants.size() == 1 ? int(seen.back().tenants[0].port) : -1;
   };
   std::unique_lock lock(mutex);
   EXPECT_EQ(lastPort(), 7443);

@@ -72,7 +72,8 @@ class TenantPortTest : public ::testing::Test {
   static std::string portLine(int port) { return "    port: " + std::to_string(port) + "\n"; }
 
   bool waitForReloads(double count) {
-    return eventually([&] { return gateway_.metric("herd_gateway_config_reloads_total") >= count; });
+    return eventually(
+        [&] { return gateway_.metric("herd_gateway_config_reloads_total") >= count; });
   }
 
   EchoServer alpha_{kAlphaGreeting};
@@ -87,8 +88,9 @@ TEST_F(TenantPortTest, APortIsItsTenantsWhateverTheClientSays) {
   ASSERT_TRUE(gateway_.start(tenants(portLine(port), ""))) << gateway_.log();
 
   // No SNI (a pod dialing the kubernetes Service IP), and no TLS at all: still alpha.
-  ASSERT_TRUE(eventually([&] { return greetingVia(port, testing::clientHello("")) == kAlphaGreeting; }))
-      << gateway_.log();
+  ASSERT_TRUE(eventually([&] {
+    return greetingVia(port, testing::clientHello("")) == kAlphaGreeting;
+  })) << gateway_.log();
   EXPECT_EQ(greetingVia(port, "not even TLS"), kAlphaGreeting);
   // Another tenant's name in the ClientHello does not lead anywhere else: the port is alpha's.
   EXPECT_EQ(greetingVia(port, testing::clientHello("beta.herd.localhost")), kAlphaGreeting);
@@ -139,8 +141,8 @@ TEST_F(TenantPortTest, PortsOpenMoveAndCloseLiveWhileOtherListenersKeepWorking) 
   std::string rest = testing::readToEof(held);
   EXPECT_TRUE(rest.empty());
   EXPECT_LT(Clock::now() - before_end, 60s);
-  EXPECT_TRUE(eventually(
-      [&] { return gateway_.metric("herd_gateway_removed_route_closed_total") >= 1; }));
+  EXPECT_TRUE(
+      eventually([&] { return gateway_.metric("herd_gateway_removed_route_closed_total") >= 1; }));
   // The shared listener was never disturbed.
   EXPECT_EQ(greetingVia(gateway_.tlsPort(), testing::clientHello("beta.herd.localhost")),
             kBetaGreeting);
@@ -186,9 +188,9 @@ TEST_F(TenantPortTest, BadPortsAreReportedAndSkipped) {
   // A rewrite that hands beta the TLS listener's port is refused whole; the routes stay.
   double errors = gateway_.metric("herd_gateway_config_reload_errors_total");
   gateway_.writeConfig(tenants("", portLine(gateway_.tlsPort())));
-  ASSERT_TRUE(eventually(
-      [&] { return gateway_.metric("herd_gateway_config_reload_errors_total") > errors; }))
-      << gateway_.log();
+  ASSERT_TRUE(eventually([&] {
+    return gateway_.metric("herd_gateway_config_reload_errors_total") > errors;
+  })) << gateway_.log();
   EXPECT_NE(gateway_.log().find("is the port of listeners.tls"), std::string::npos);
   EXPECT_EQ(greetingVia(free_port, "x"), kBetaGreeting);
   EXPECT_EQ(greetingVia(gateway_.tlsPort(), testing::clientHello("beta.herd.localhost")),
