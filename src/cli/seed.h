@@ -1,5 +1,6 @@
 // The seed API as the herd commands reach it: --kubeconfig/--context flags, the connection,
-// the Cluster resource (kube/herd_resources.h), and errors explained in a user's terms. Internal to src/cli.
+// the Cluster resource (kube/herd_resources.h), and errors explained in a user's terms. Internal to
+// src/cli.
 #pragma once
 
 #include <memory>

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -133,6 +134,29 @@ Result<Millis> parseDuration(std::string_view text) {
   return Millis(value * scale);
 }
 
+std::string tenantPortConflict(const GatewayConfig& config, uint16_t port) {
+  if (port == 0) return "0 is not a port";
+  std::vector<std::pair<std::string, std::string>> listeners{{"listeners.tls", config.tls_listen},
+                                                             {"listeners.http", config.http_listen},
+                                                             {"listeners.admin", config.admin_listen}};
+  if (config.tunnel) {
+    listeners.emplace_back("tunnel.listen", config.tunnel->ssh_listen);
+    for (const auto& l : config.tunnel->connect) {
+      if (l.kind != tunnel::ConnectListenerConfig::Kind::kUnix)
+        listeners.emplace_back("tunnel.connect", l.address);
+    }
+    listeners.emplace_back("tunnel.peers.listen", config.tunnel->peers.listen);
+  }
+  for (const auto& [name, text] : listeners) {
+    if (text.empty()) continue;
+    auto address = net::parseHostPort(text);
+    if (address && address->port == port) {
+      return fmt::format("{} is the port of {} ({})", port, name, text);
+    }
+  }
+  return {};
+}
+
 Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& base_dir) {
   auto docs = parseDocuments(text);
   if (!docs) return docs.status();
@@ -220,6 +244,7 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
   HERD_ASSIGN_OR_RETURN(c.default_backends, getBackends(root, "config", "defaultBackends"));
 
   std::set<std::string> names;
+  std::map<uint16_t, std::string> ports;  // tenant port -> tenant
   if (root.contains("tenants")) {
     const json& list = root.at("tenants");
     if (!list.is_array()) return Status::invalid("tenants: must be a list");
@@ -227,7 +252,8 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
       std::string where = fmt::format("tenants[{}]", i);
       const json& t = list[i];
       HERD_RETURN_IF_ERROR(checkKeys(
-          t, where, {"name", "hostname", "apiServers", "etcd", "maxConnections", "proxyProtocol"}));
+          t, where,
+          {"name", "hostname", "apiServers", "etcd", "maxConnections", "proxyProtocol", "port"}));
       TenantRoutes tenant;
       HERD_ASSIGN_OR_RETURN(tenant.name, getString(t, where, "name", ""));
       if (!isDnsLabel(tenant.name)) {
@@ -247,6 +273,17 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
       HERD_ASSIGN_OR_RETURN(tenant.max_connections,
                             getInt(t, where, "maxConnections", 0, 0, 10'000'000));
       HERD_ASSIGN_OR_RETURN(tenant.proxy_protocol, getBool(t, where, "proxyProtocol"));
+      HERD_ASSIGN_OR_RETURN(auto port, getInt(t, where, "port", 0, 1, 65535));
+      tenant.port = static_cast<uint16_t>(port);
+      if (tenant.port != 0) {
+        if (auto conflict = tenantPortConflict(c, tenant.port); !conflict.empty()) {
+          return Status::invalid(fmt::format("{}.port: {}", where, conflict));
+        }
+        if (auto [it, fresh] = ports.emplace(tenant.port, tenant.name); !fresh) {
+          return Status::invalid(fmt::format("{}.port: {} is tenant \"{}\"'s already", where,
+                                             tenant.port, it->second));
+        }
+      }
       c.tenants.push_back(std::move(tenant));
     }
   }

@@ -52,8 +52,8 @@ ProxyAddresses proxyAddresses(int fd) {
 
 }  // namespace
 
-Connection::Connection(Worker& worker, ListenerKind kind, UniqueFd fd)
-    : worker_(worker), kind_(kind) {
+Connection::Connection(Worker& worker, ListenerKind kind, UniqueFd fd, uint16_t tenant_port)
+    : worker_(worker), kind_(kind), tenant_port_(tenant_port) {
   client_.fd = std::move(fd);
   client_.watch = {Watch::Kind::kClient, this};
   backend_.watch = {Watch::Kind::kBackend, this};
@@ -92,7 +92,19 @@ bool Connection::start() {
   int one = 1;
   ::setsockopt(client_.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   // The registration reports at once what the client has already sent.
-  return worker_.watch(client_);
+  if (!worker_.watch(client_)) return false;
+  if (kind_ == ListenerKind::kTenantPort) {
+    // The port says whose connection this is; the bytes are not looked at, so a ClientHello
+    // naming another tenant still goes to this one (whose certificates it will then fail).
+    const Route* found = worker_.table()->findPort(tenant_port_);
+    if (!found) {
+      bump(worker_.stats().counters.tenant_port_no_route);
+      close();
+      return true;
+    }
+    route(found, "");
+  }
+  return true;
 }
 
 void Connection::onConnectReported() {
@@ -439,6 +451,11 @@ void Connection::flushStats() {
 
 bool Connection::routeStillExists(const RouteTable& table) const {
   const Route* now = nullptr;
+  if (kind_ == ListenerKind::kTenantPort) {
+    // The port moved to another tenant, or went: the same grace as a removed SNI route.
+    now = table.findPort(tenant_port_);
+    return now && now->name == route_name_;
+  }
   switch (route_kind_) {
     case RouteKind::kHttp:
       now = table.findHttp(host_);

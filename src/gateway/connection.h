@@ -38,7 +38,8 @@ class Connection {
  public:
   enum class Phase { kInspecting, kConnecting, kProxying, kClosed };
 
-  Connection(Worker& worker, ListenerKind kind, UniqueFd fd);
+  // `tenant_port`: the port of a kTenantPort listener, whose tenant the connection goes to.
+  Connection(Worker& worker, ListenerKind kind, UniqueFd fd, uint16_t tenant_port = 0);
   ~Connection();
 
   bool start();
@@ -107,6 +108,7 @@ class Connection {
 
   Worker& worker_;
   ListenerKind kind_;
+  uint16_t tenant_port_ = 0;
   Socket client_;
   Socket backend_;
   Phase phase_ = Phase::kInspecting;

@@ -9,6 +9,7 @@
 #include <latch>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -41,6 +42,9 @@ class GatewayImpl : public Gateway {
   std::shared_ptr<const RouteTable> currentTable() const;
   void applyConfig(const GatewayConfig& config);
   void warnAboutRestartOnlyChanges(const GatewayConfig& config);
+  // The tenant ports of `table` that may be opened: those that collide with a running
+  // listener are reported (once) and left out.
+  std::set<uint16_t> tenantPortsOf(const RouteTable& table);
 
   std::unique_ptr<RouteSource> source_;
   GatewayStats stats_;
@@ -60,6 +64,11 @@ class GatewayImpl : public Gateway {
   GatewayConfig startup_config_;
   // The restart-only fields that differ from the running ones, as last warned about.
   std::string restart_pending_;
+  // Tenant ports go on the TLS listener's address; the ports the fixed listeners really bound
+  // (a configured port 0 becomes one) are never a tenant's.
+  std::string tenant_port_ip_;
+  std::set<uint16_t> fixed_ports_;
+  std::set<uint16_t> refused_tenant_ports_;  // reported once each
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
   bool started_ = false;
@@ -137,6 +146,14 @@ Status GatewayImpl::start() {
                                 {[this] { return metricsText(); }, [this] { return ready(); }});
   if (!admin) return admin.status();
   admin_ = std::move(*admin);
+  tenant_port_ip_ = parseBackendAddress(config.tls_listen)->ip;  // validated by the parser
+  for (auto kind : {ListenerKind::kTls, ListenerKind::kHttp, ListenerKind::kAdmin}) {
+    if (int p = port(kind); p > 0) fixed_ports_.insert(static_cast<uint16_t>(p));
+  }
+  {
+    std::set<uint16_t> tenant_ports = tenantPortsOf(*first_table);
+    for (auto& w : workers_) w->syncTenantPorts(tenant_port_ip_, tenant_ports);
+  }
   if (config.tunnel) {
     auto tunnel = tunnel::startTunnel(*config.tunnel);
     if (!tunnel) return tunnel.status().withContext("tunnel");
@@ -200,13 +217,38 @@ void GatewayImpl::applyConfig(const GatewayConfig& config) {
     table_ = *table;
   }
   // Each worker swaps its pointer between two events, so a connection sees one table or the
-  // other, never a mix.
+  // other, never a mix. Tenant ports follow in the same task: a new port's first connection
+  // finds its route.
+  std::set<uint16_t> tenant_ports = tenantPortsOf(**table);
   for (auto& w : workers_) {
-    w->post([worker = w.get(), t = *table] { worker->setTable(t); });
+    w->post([worker = w.get(), t = *table, ip = tenant_port_ip_, tenant_ports] {
+      worker->setTable(t);
+      worker->syncTenantPorts(ip, tenant_ports);
+    });
   }
   bump(stats_.counters.config_reloads);
   log::root().info("routes updated",
                    {{"version", (*table)->version()}, {"tls_routes", (*table)->tlsRouteCount()}});
+}
+
+std::set<uint16_t> GatewayImpl::tenantPortsOf(const RouteTable& table) {
+  std::set<uint16_t> out;
+  for (const auto& [port, tenant] : table.tenantPorts()) {
+    // The running listeners, not the configured ones: those change only with a restart.
+    std::string conflict = tenantPortConflict(startup_config_, port);
+    if (conflict.empty() && fixed_ports_.count(port)) {
+      conflict = std::to_string(port) + " is bound by one of the gateway's listeners";
+    }
+    if (conflict.empty()) {
+      refused_tenant_ports_.erase(port);
+      out.insert(port);
+    } else if (refused_tenant_ports_.insert(port).second) {
+      bump(stats_.counters.tenant_port_errors);
+      log::root().error("tenant port refused; the tenant keeps its SNI routes",
+                        {{"tenant", tenant}, {"port", port}, {"error", conflict}});
+    }
+  }
+  return out;
 }
 
 void GatewayImpl::drain() {

@@ -4,7 +4,9 @@
 // delivers the same GatewayConfig the file source does: the listeners, limits and static
 // routes of the base file, plus one tenant per Cluster whose backends are the ready endpoint
 // addresses. <apiHostname> goes to the kube-apiserver endpoints, etcd.<apiHostname> to the
-// etcd client endpoints.
+// etcd client endpoints. A Cluster's status.gatewayPort (the controller allocates it) becomes
+// the tenant's port (TenantRoutes::port); a port out of range, already another tenant's, or a
+// listener's is logged and left out, and the tenant keeps its SNI routes.
 //
 // A Cluster marked for deletion (deletionTimestamp set) loses its routes at once: its control
 // plane is being torn down, and its open connections end after the removed-route grace.

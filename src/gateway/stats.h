@@ -29,30 +29,32 @@ namespace herd::gateway {
 struct BackendState;
 
 // X(name, help): each becomes herd_gateway_<name>_total.
-#define HERD_GATEWAY_COUNTERS(X)                                                            \
-  X(connections_accepted, "Connections accepted on the TLS and HTTP listeners")             \
-  X(rejected_global_limit, "Connections closed at accept: the global limit was reached")    \
-  X(rejected_tenant_limit, "Connections closed: their tenant's limit was reached")          \
-  X(sni_missing, "ClientHellos without a server name")                                      \
-  X(sni_unknown, "ClientHellos whose server name matches no route")                         \
-  X(default_route_used, "Connections sent to the default route")                            \
-  X(hello_not_tls, "Connections on the TLS listener that did not start with TLS")           \
-  X(hello_sslv2, "SSLv2-compatible ClientHellos refused")                                   \
-  X(hello_malformed, "Malformed TLS records or ClientHellos")                               \
-  X(hello_invalid_sni, "ClientHellos whose server name is not a host name")                 \
-  X(hello_too_large, "ClientHellos over the size cap")                                      \
-  X(handshake_timeouts, "Connections closed before their ClientHello or request head came") \
-  X(http_head_malformed, "Plain-HTTP requests with a malformed head or Host")               \
-  X(http_head_too_large, "Plain-HTTP request heads over the size cap")                      \
-  X(http_host_unknown, "Plain-HTTP requests whose Host matches no route")                   \
-  X(backend_connect_failures, "Failed or timed-out connects to a backend")                  \
-  X(no_healthy_backend, "Connections closed: no backend of their route could be reached")   \
-  X(idle_timeouts, "Connections closed after the idle timeout")                             \
-  X(removed_route_closed, "Connections closed after their route was removed and the grace") \
-  X(drain_closed, "Connections closed when the drain timeout ran out")                      \
-  X(health_check_failures, "Active health checks that failed")                              \
-  X(config_reloads, "Route configurations applied")                                         \
-  X(config_reload_errors, "Route configurations rejected (the previous one stays)")
+#define HERD_GATEWAY_COUNTERS(X)                                                             \
+  X(connections_accepted, "Connections accepted on the TLS, HTTP and tenant-port listeners") \
+  X(rejected_global_limit, "Connections closed at accept: the global limit was reached")     \
+  X(rejected_tenant_limit, "Connections closed: their tenant's limit was reached")           \
+  X(sni_missing, "ClientHellos without a server name")                                       \
+  X(sni_unknown, "ClientHellos whose server name matches no route")                          \
+  X(default_route_used, "Connections sent to the default route")                             \
+  X(hello_not_tls, "Connections on the TLS listener that did not start with TLS")            \
+  X(hello_sslv2, "SSLv2-compatible ClientHellos refused")                                    \
+  X(hello_malformed, "Malformed TLS records or ClientHellos")                                \
+  X(hello_invalid_sni, "ClientHellos whose server name is not a host name")                  \
+  X(hello_too_large, "ClientHellos over the size cap")                                       \
+  X(handshake_timeouts, "Connections closed before their ClientHello or request head came")  \
+  X(http_head_malformed, "Plain-HTTP requests with a malformed head or Host")                \
+  X(http_head_too_large, "Plain-HTTP request heads over the size cap")                       \
+  X(http_host_unknown, "Plain-HTTP requests whose Host matches no route")                    \
+  X(backend_connect_failures, "Failed or timed-out connects to a backend")                   \
+  X(no_healthy_backend, "Connections closed: no backend of their route could be reached")    \
+  X(idle_timeouts, "Connections closed after the idle timeout")                              \
+  X(removed_route_closed, "Connections closed after their route was removed and the grace")  \
+  X(drain_closed, "Connections closed when the drain timeout ran out")                       \
+  X(health_check_failures, "Active health checks that failed")                               \
+  X(config_reloads, "Route configurations applied")                                          \
+  X(config_reload_errors, "Route configurations rejected (the previous one stays)")          \
+  X(tenant_port_no_route, "Connections on a tenant port whose tenant has no kube-apiserver") \
+  X(tenant_port_errors, "Tenant ports that could not be opened (each worker counts its own)")
 
 struct Counters {
 #define HERD_GATEWAY_COUNTER_FIELD(name, help) std::atomic<uint64_t> name{0};

@@ -70,8 +70,10 @@ Status Worker::listen(ListenerKind kind, const BackendAddress& address) {
   socklen_t length = 0;
   auto sockaddr = socketAddress(address, &length);
   if (!sockaddr) return Status::invalid("listen on " + address.key() + ": not an IP address");
+  if (draining_ || stopped_) return Status::failedPrecondition("the worker is draining");
   auto l = std::make_unique<Listener>();
   l->kind = kind;
+  if (kind == ListenerKind::kTenantPort) l->tenant_port = address.port;
   l->watch = {Watch::Kind::kListener, l.get()};
   l->fd.reset(::socket(sockaddr->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!l->fd.valid()) return fail("socket");
@@ -97,6 +99,35 @@ int Worker::port(ListenerKind kind) const {
     if (l->kind == kind && l->fd.valid()) return net::boundPort(l->fd.get());
   }
   return 0;
+}
+
+void Worker::syncTenantPorts(const std::string& ip, const std::set<uint16_t>& ports) {
+  if (draining_ || stopped_) return;
+  std::set<uint16_t> open;
+  for (auto& l : listeners_) {
+    if (l->kind != ListenerKind::kTenantPort || !l->fd.valid()) continue;
+    if (ports.count(l->tenant_port)) {
+      open.insert(l->tenant_port);
+    } else {
+      // Freed by reap(), after the turn: this turn's events may still name it.
+      l->fd.reset();
+      l->paused_until.reset();
+      log::root().info("tenant port closed", {{"worker", index_}, {"port", l->tenant_port}});
+    }
+  }
+  std::erase_if(failed_tenant_ports_, [&](uint16_t p) { return !ports.count(p); });
+  for (uint16_t port : ports) {
+    if (open.count(port)) continue;
+    Status s = listen(ListenerKind::kTenantPort, BackendAddress{ip, port});
+    if (s.isOk()) {
+      failed_tenant_ports_.erase(port);
+      log::root().info("tenant port open", {{"worker", index_}, {"port", port}});
+    } else if (failed_tenant_ports_.insert(port).second) {
+      bump(stats_.counters.tenant_port_errors);
+      log::root().error("tenant port cannot be opened; skipped",
+                        {{"worker", index_}, {"port", port}, {"error", s.toString()}});
+    }
+  }
 }
 
 void Worker::run() {
@@ -222,7 +253,7 @@ void Worker::accept(Listener& listener) {
       ::close(fd);
       continue;
     }
-    auto* c = new Connection(*this, listener.kind, UniqueFd(fd));
+    auto* c = new Connection(*this, listener.kind, UniqueFd(fd), listener.tenant_port);
     if (!c->start()) c->close();
   }
 }
@@ -262,6 +293,10 @@ void Worker::closeAll() {
 }
 
 void Worker::reap() {
+  // Closed tenant ports go for good (the fixed listeners stay, closed, until the worker ends).
+  std::erase_if(listeners_, [](const auto& l) {
+    return l->kind == ListenerKind::kTenantPort && !l->fd.valid();
+  });
   if (retired_.empty()) return;
   // A retired connection may still sit in the schedule of the next turn.
   std::erase_if(scheduled_, [](Connection* c) { return c->phase() == Connection::Phase::kClosed; });

@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -66,6 +67,12 @@ class Worker {
 
   Status listen(ListenerKind kind, const BackendAddress& address);
   int port(ListenerKind kind) const;
+  // Opens a kTenantPort listener on `ip` for each of `ports` not open yet (retrying those that
+  // failed before) and closes those no longer named; their connections live on and end
+  // with the removed-route grace. A port that cannot be bound is logged and counted once
+  // (until it binds or leaves the set) and skipped. Before run() from the controlling
+  // thread, after it on the worker's own (post()). Does nothing once draining.
+  void syncTenantPorts(const std::string& ip, const std::set<uint16_t>& ports);
   void run();
   void join() {
     if (thread_.joinable()) thread_.join();
@@ -128,6 +135,7 @@ class Worker {
  private:
   struct Listener {
     ListenerKind kind;
+    uint16_t tenant_port = 0;  // kTenantPort: the port as configured
     UniqueFd fd;
     Watch watch;
     std::optional<Clock::time_point> paused_until;
@@ -158,6 +166,7 @@ class Worker {
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;
   std::vector<std::unique_ptr<Listener>> listeners_;
+  std::set<uint16_t> failed_tenant_ports_;  // reported once each
   std::shared_ptr<const RouteTable> table_;
   std::vector<Connection*> connections_;
   std::vector<Connection*> scheduled_;

@@ -124,8 +124,8 @@ Result<std::optional<WatchEvent>> Watch::next(std::chrono::milliseconds idle_tim
     if (left && left->count() == 0) {
       return Status::deadlineExceeded("watch: the caller's deadline has passed");
     }
-    HERD_ASSIGN_OR_RETURN(auto line, stream_->readLine(left ? std::min(idle_timeout, *left)
-                                                            : idle_timeout));
+    HERD_ASSIGN_OR_RETURN(auto line,
+                          stream_->readLine(left ? std::min(idle_timeout, *left) : idle_timeout));
     if (!line) return std::optional<WatchEvent>();
     if (line->empty()) continue;
     HERD_ASSIGN_OR_RETURN(WatchEvent e, parseWatchEvent(*line));
@@ -234,7 +234,8 @@ Result<json> Client::send(HttpRequest request, bool idempotent) {
       // never exceeds max_delay.
       wait = e.retry_after ? std::min(wait, std::chrono::milliseconds(std::chrono::seconds(60)))
                            : std::min(wait, retry_.max_delay);
-      if (e.retry_after) what = fmt::format("the server's Retry-After of {} s", e.retry_after->count());
+      if (e.retry_after)
+        what = fmt::format("the server's Retry-After of {} s", e.retry_after->count());
     }
     if (attempt + 1 < retry_.max_attempts) {
       log::root().debug("retrying request", {{"method", request.method},
@@ -359,7 +360,8 @@ Result<ResourceRef> Client::resourceFor(const std::string& api_version, const st
     json doc;
     {
       std::lock_guard<std::mutex> lock(shared_->discovery_mu);
-      if (pass == 1) shared_->discovery.erase(api_version);  // a miss may mean a new CRD: look again
+      if (pass == 1)
+        shared_->discovery.erase(api_version);  // a miss may mean a new CRD: look again
       auto it = shared_->discovery.find(api_version);
       if (it != shared_->discovery.end()) doc = it->second;
     }

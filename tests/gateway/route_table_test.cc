@@ -114,5 +114,34 @@ TEST(GatewayStatsTest, PrometheusTextHasBackendsSortedAndReadiness) {
   EXPECT_NE(text.find("# TYPE herd_gateway_peek_seconds histogram\n"), std::string::npos);
 }
 
+// A tenant's port routes to its kube-apiserver route itself: one limit, one set of stats.
+TEST(RouteTableTest, ATenantPortIsTheTenantsApiRoute) {
+  GatewayStats stats;
+  RouteRegistry registry(stats);
+  auto table = registry.build(configOf(R"(
+tenants:
+  - {name: a, port: 7001, maxConnections: 5, apiServers: ["127.0.0.1:1"], etcd: ["127.0.0.1:2"]}
+  - {name: b, port: 7002}
+  - {name: c, apiServers: ["127.0.0.1:3"]}
+)"));
+  ASSERT_TRUE(table.isOk()) << table.status().toString();
+  const Route* by_port = (*table)->findPort(7001);
+  ASSERT_NE(by_port, nullptr);
+  EXPECT_EQ(by_port, (*table)->findTls("a.herd.localhost"));
+  EXPECT_EQ(by_port->name, "a/api");
+  EXPECT_EQ(by_port->max_connections, 5);
+  // b has a port but nothing to route to; c has no port.
+  EXPECT_EQ((*table)->findPort(7002), nullptr);
+  EXPECT_EQ((*table)->findPort(7003), nullptr);
+  EXPECT_EQ((*table)->tenantPorts(), (std::map<uint16_t, std::string>{{7001, "a"}, {7002, "b"}}));
+
+  // Two tenants on one port can only come from a source that skipped validation: refused.
+  GatewayConfig twice = configOf("tenants: [{name: a, port: 7001}, {name: b}]");
+  twice.tenants[1].port = 7001;
+  auto refused = registry.build(twice);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("port 7001"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace herd::gateway

@@ -385,7 +385,7 @@ TEST_F(ClientTest, RetryAfterPastTheDeadlineFailsAtOnce) {
   EXPECT_NE(got.status().message().find("Retry-After of 30 s"), std::string::npos)
       << got.status().message();
   EXPECT_NE(got.status().message().find("deadline"), std::string::npos);
-  EXPECT_LT(took, 10s);  // nowhere near the 30 s the server asked for
+  EXPECT_LT(took, 10s);                             // nowhere near the 30 s the server asked for
   EXPECT_EQ(client_->requestCount() - before, 1u);  // the view counts on the shared counter
 }
 
@@ -410,7 +410,8 @@ TEST_F(ClientTest, CancelInterruptsABackoffSleep) {
   server_->fake()->failNextRequests(10, 500, 0);
   std::thread canceller([&] {
     // Once the first attempt has failed and the client sleeps (bounded: 10 s at most).
-    for (int i = 0; i < 1000 && (*slow)->requestCount() == 0; ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 1000 && (*slow)->requestCount() == 0; ++i)
+      std::this_thread::sleep_for(10ms);
     std::this_thread::sleep_for(100ms);
     token->cancel();
   });
@@ -421,8 +422,7 @@ TEST_F(ClientTest, CancelInterruptsABackoffSleep) {
   server_->fake()->failNextRequests(0, 500, 0);
   ASSERT_FALSE(got.isOk());
   EXPECT_EQ(got.status().code(), Code::kUnavailable);
-  EXPECT_NE(got.status().message().find("cancelled while waiting for a backoff"),
-            std::string::npos)
+  EXPECT_NE(got.status().message().find("cancelled while waiting for a backoff"), std::string::npos)
       << got.status().message();
   EXPECT_LT(took, 20s);
   EXPECT_EQ((*slow)->requestCount(), 1u);

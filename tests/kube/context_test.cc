@@ -24,7 +24,7 @@ TEST(CancelTokenTest, CancelWakesASleeperEarly) {
   EXPECT_LT(Clock::now() - start, 30s);
   canceller.join();
   EXPECT_TRUE(token.cancelled());
-  token.cancel();  // a second cancel is harmless
+  token.cancel();                                    // a second cancel is harmless
   EXPECT_TRUE(token.waitUntil(Clock::now() + 60s));  // and returns at once from now on
 }
 
