@@ -387,9 +387,6 @@ TEST(MountTest, EveryMountedPkiFileIsOneThePkiWrites) {
   std::vector<std::string> layout = pki::layout::allPaths();
   std::set<std::string> written(layout.begin(), layout.end());
   for (const PkiMount& m : pkiMountTable()) {
-    // The egress client certificate is herd's addition to kubeadm's set (see render.h); the
-    // PKI does not issue it yet, and this names it as the one known gap.
-    if (m.pki_file == kEgressClientCert || m.pki_file == kEgressClientKey) continue;
     EXPECT_TRUE(written.contains(std::string(m.pki_file))) << m.pki_file;
   }
 }
