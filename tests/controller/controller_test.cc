@@ -582,6 +582,55 @@ TEST_F(ControllerTest, GatewayPortsAreUniqueStableAndReused) {
   EXPECT_EQ(port("a"), a);
 }
 
+TEST_F(ControllerTest, AProviderErrorIsReportedBackedOffAndRecoveredFrom) {
+  testing::FakeProvider& provider = newProvider();
+  provider.setAutoRollout(true);
+  provider.failEnsureTenant(Status::unavailable("the seed refused namespace herd-demo"));
+  startController(provider, options());
+  create("demo", "1.32");
+  ASSERT_TRUE(waitUntil([&] {
+    auto o = get("demo");
+    auto ready = o ? condition(*o, cond::kReady) : std::nullopt;
+    return ready && ready->reason == "TenantFailed";
+  }));
+  auto ready = condition(*get("demo"), cond::kReady);
+  EXPECT_EQ(ready->status, "False");
+  EXPECT_NE(ready->message.find("the seed refused namespace herd-demo"), std::string::npos);
+  ASSERT_TRUE(waitUntil([&] {
+    auto events = eventsFor("demo");
+    return std::any_of(events.begin(), events.end(), [](const json& e) {
+      return e.value("reason", "") == "TenantFailed" && e.value("type", "") == "Warning";
+    });
+  }));
+  // Retried with backoff: the failure was seen more than once, and nothing after it ran.
+  ASSERT_TRUE(waitUntil([&] {
+    auto calls = provider.calls("demo");
+    return std::count(calls.begin(), calls.end(), "ensureTenant") >= 2;
+  }));
+  EXPECT_FALSE(provider.credentials("demo").has_value());
+  provider.failEnsureTenant(Status::ok());
+  ASSERT_TRUE(waitUntil([&] { return conditionIs("demo", cond::kReady, "True"); }));
+}
+
+TEST_F(ControllerTest, AChangedOwnedObjectBringsItsClusterBack) {
+  testing::FakeProvider& provider = newProvider();
+  provider.setAutoRollout(true);
+  ControllerOptions o = options();
+  o.owned_resources = {kube::configMapsResource()};
+  Controller& c = startController(provider, o);
+  create("demo", "1.32");
+  ASSERT_TRUE(waitUntil([&] { return conditionIs("demo", cond::kReady, "True"); }));
+  ASSERT_TRUE(settle(c, "demo"));
+  uint64_t before = c.reconcileCount();
+  json cm = {{"apiVersion", "v1"},
+             {"kind", "ConfigMap"},
+             {"metadata",
+              {{"name", "owned"}, {"namespace", "default"}, {"labels", {{"herd.io/cluster", "demo"}}}}},
+             {"data", {{"k", "v"}}}};
+  ASSERT_TRUE(admin_->create(kube::configMapsResource(), "default", cm).isOk());
+  EXPECT_TRUE(waitUntil([&] { return c.reconcileCount() > before; }, 30s));
+}
+
 TEST_F(ControllerTest, OnlyTheLeaderReconcilesAndStoppingItHandsOver) {
   testing::FakeProvider& first_provider = newProvider();
   testing::FakeProvider& second_provider = newProvider();

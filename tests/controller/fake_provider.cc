@@ -36,6 +36,11 @@ void FakeProvider::setRemovalSteps(int steps) {
   removal_steps_ = steps;
 }
 
+void FakeProvider::failEnsureTenant(Status status) {
+  std::lock_guard lock(mu_);
+  ensure_failure_ = std::move(status);
+}
+
 std::vector<FakeProvider::Applied> FakeProvider::applied(const std::string& cluster) const {
   std::lock_guard lock(mu_);
   std::vector<Applied> out;
@@ -89,6 +94,7 @@ Status FakeProvider::ensureTenant(const api::Cluster& cluster) {
   std::lock_guard lock(mu_);
   auto& t = tenants_[cluster.metadata.name];
   t.calls.push_back("ensureTenant");
+  if (!ensure_failure_.isOk()) return ensure_failure_;
   t.exists = true;
   return Status::ok();
 }

@@ -29,6 +29,8 @@ class FakeProvider : public provider::Provider {
   std::vector<std::string> pending(const std::string& cluster) const;
   // removeTenant answers "not yet" this many times before it removes the tenant.
   void setRemovalSteps(int steps);
+  // ensureTenant fails with this status until set back to OK.
+  void failEnsureTenant(Status status);
 
   std::vector<Applied> applied(const std::string& cluster) const;  // spec changes, in order
   void clearApplied();
@@ -68,6 +70,7 @@ class FakeProvider : public provider::Provider {
   mutable std::mutex mu_;
   bool auto_rollout_ = false;
   int removal_steps_ = 0;
+  Status ensure_failure_;
   int order_violations_ = 0;
   std::map<std::string, Tenant> tenants_;
   std::vector<Applied> applied_;
