@@ -249,6 +249,9 @@ struct ClusterStatus {
   std::optional<ComponentsStatus> components;
   std::optional<WorkloadCounts> nodes;
   std::optional<WorkloadCounts> pods;
+  // The tenant's dedicated gateway port, routed without SNI (in-cluster clients dial the
+  // kubernetes Service's IP and send none). Allocated by the controller, kept for life.
+  std::optional<int32_t> gatewayPort;
   static constexpr auto fields() {
     return std::make_tuple(
         field("phase", &ClusterStatus::phase), field("conditions", &ClusterStatus::conditions),
@@ -257,7 +260,7 @@ struct ClusterStatus {
         field("namespace", &ClusterStatus::namespace_),
         field("kubeconfigSecret", &ClusterStatus::kubeconfigSecret),
         field("components", &ClusterStatus::components), field("nodes", &ClusterStatus::nodes),
-        field("pods", &ClusterStatus::pods));
+        field("pods", &ClusterStatus::pods), field("gatewayPort", &ClusterStatus::gatewayPort));
   }
   bool operator==(const ClusterStatus&) const = default;
 };

@@ -1,0 +1,23 @@
+// The ordered resources of a Cluster, each one small step of the reconcile: the finalizer,
+// the gateway port, the tenant's home, its credentials, the four control-plane components
+// (in skew-safe order: etcd, kube-apiserver, kube-controller-manager, kube-scheduler) and the
+// tenant's default/kubernetes endpoints. The Reconciler walks them in this order and stops at
+// the first that is not done.
+//
+// Stateless; thread-safe (every call works on its own Context).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "controller/resource.h"
+
+namespace herd::controller {
+
+std::vector<std::unique_ptr<Resource>> clusterResources();
+
+// The workload name a component's specs use when a renderer leaves name empty, and the
+// status.components field it reports into: "etcd", "kube-apiserver", ...
+std::string_view componentLabel(render::Component component);
+
+}  // namespace herd::controller
