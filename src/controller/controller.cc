@@ -6,6 +6,7 @@
 
 #include "api/cluster.h"
 #include "common/log.h"
+#include "kube/herd_resources.h"
 
 namespace herd::controller {
 
@@ -77,7 +78,7 @@ Controller::Controller(kube::Client& seed, provider::Provider& provider, Rendere
       reconciler_(seed, provider, std::move(renderer), options_.reconciler,
                   std::move(tenant_clients)) {
   kube::InformerOptions io = options_.informer;
-  io.resource = clusterResource();
+  io.resource = kube::clustersResource();
   io.ns = "";
   clusters_ = std::make_unique<kube::Informer>(seed_, io);
   auto enqueue_object = [this](const json& object) {

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "controller/resources.h"
 #include "controller/upgrade.h"
+#include "kube/herd_resources.h"
 
 namespace herd::controller {
 
@@ -42,7 +43,7 @@ Reconciler::Reconciler(kube::Client& seed, provider::Provider& provider, Rendere
       ports_(options_.gateway_ports),
       resources_(clusterResources()) {
   reader_ = [this](const std::string& name) -> Result<std::optional<json>> {
-    auto got = seed_.get(clusterResource(), "", name);
+    auto got = seed_.get(kube::clustersResource(), "", name);
     if (!got) {
       if (got.status().code() == Code::kNotFound) return std::optional<json>();
       return got.status();
@@ -50,7 +51,7 @@ Reconciler::Reconciler(kube::Client& seed, provider::Provider& provider, Rendere
     return std::optional<json>(std::move(*got));
   };
   recorded_ports_ = [this]() -> Result<std::map<std::string, int32_t>> {
-    auto list = seed_.listAll(clusterResource(), "");
+    auto list = seed_.listAll(kube::clustersResource(), "");
     if (!list) return list.status();
     return recordedPortsOf((*list)["items"].get<std::vector<json>>());
   };
@@ -190,7 +191,7 @@ Outcome Reconciler::reconcileDeletion(Context& ctx,
     if (f != api::kCleanupFinalizer) kept.push_back(f);
   }
   body["metadata"]["finalizers"] = kept;
-  auto updated = seed_.update(clusterResource(), "", body);
+  auto updated = seed_.update(kube::clustersResource(), "", body);
   if (!updated && updated.status().code() != Code::kNotFound) {
     return Outcome::failed("FinalizerFailed", updated.status());
   }
@@ -206,7 +207,7 @@ Outcome Reconciler::finish(Context& ctx, const std::optional<api::ClusterStatus>
   json encoded = api::encodeCluster(holder);
   json body = ctx.object;
   body["status"] = encoded.value("status", json::object());
-  auto written = seed_.updateStatus(clusterResource(), "", body);
+  auto written = seed_.updateStatus(kube::clustersResource(), "", body);
   if (!written) {
     // A conflict means the cache was behind our own last write or someone else's: look again.
     if (written.status().code() != Code::kConflict) {

@@ -32,9 +32,6 @@ namespace herd::controller {
 using Renderer =
     std::function<Result<std::vector<render::ComponentSpec>>(const api::Cluster& cluster)>;
 
-// The ResourceRef of herd.io/v1alpha1 clusters (cluster-scoped).
-kube::ResourceRef clusterResource();
-
 // The label on every seed object herd makes for a tenant; its value is the Cluster's name.
 inline constexpr std::string_view kClusterLabel = "herd.io/cluster";
 

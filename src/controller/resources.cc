@@ -6,16 +6,12 @@
 
 #include "api/conditions.h"
 #include "api/naming.h"
+#include "kube/herd_resources.h"
 
 namespace herd::controller {
 
 using kube::json;
 using EventType = EventRecorder::Type;
-
-kube::ResourceRef clusterResource() {
-  return {std::string(api::kGroup), std::string(api::kVersion), std::string(api::kPlural), false,
-          std::string(api::kKind)};
-}
 
 std::string_view componentLabel(render::Component component) {
   switch (component) {
@@ -65,7 +61,7 @@ class FinalizerResource : public Resource {
     }
     json body = ctx.object;
     body["metadata"]["finalizers"].push_back(api::kCleanupFinalizer);
-    auto updated = ctx.seed.update(clusterResource(), "", body);
+    auto updated = ctx.seed.update(kube::clustersResource(), "", body);
     if (!updated) return Outcome::failed("FinalizerFailed", updated.status());
     ctx.object = std::move(*updated);
     ctx.cluster.metadata.finalizers.push_back(std::string(api::kCleanupFinalizer));

@@ -13,6 +13,7 @@
 #include "api/crd.h"
 #include "common/yaml.h"
 #include "fake_provider.h"
+#include "kube/herd_resources.h"
 #include "kube/transport.h"
 #include "support/test_apiserver.h"
 
@@ -173,16 +174,16 @@ class ControllerTest : public ::testing::Test {
                    {"kind", "Cluster"},
                    {"metadata", {{"name", name}}},
                    {"spec", spec}};
-    auto r = admin_->create(clusterResource(), "", object);
+    auto r = admin_->create(kube::clustersResource(), "", object);
     ASSERT_TRUE(r.isOk()) << r.status().toString();
   }
   void patchSpec(const std::string& name, const json& spec) {
-    auto r = admin_->patch(clusterResource(), "", name, kube::PatchType::kMerge,
+    auto r = admin_->patch(kube::clustersResource(), "", name, kube::PatchType::kMerge,
                            json{{"spec", spec}}.dump());
     ASSERT_TRUE(r.isOk()) << r.status().toString();
   }
   std::optional<json> get(const std::string& name) {
-    auto r = admin_->get(clusterResource(), "", name);
+    auto r = admin_->get(kube::clustersResource(), "", name);
     if (!r) return std::nullopt;
     return *r;
   }
@@ -472,7 +473,7 @@ TEST_F(ControllerTest, DeletionRemovesTheTenantThenTheFinalizer) {
   ASSERT_TRUE(waitUntil([&] { return conditionIs("gone", cond::kReady, "True"); }));
   ASSERT_TRUE(provider.hasTenant("gone"));
   provider.setRemovalSteps(2);
-  ASSERT_TRUE(admin_->remove(clusterResource(), "", "gone").isOk());
+  ASSERT_TRUE(admin_->remove(kube::clustersResource(), "", "gone").isOk());
   ASSERT_TRUE(waitUntil([&] { return !get("gone").has_value(); }));
   EXPECT_FALSE(provider.hasTenant("gone"));
   EXPECT_FALSE(provider.credentials("gone").has_value());
@@ -569,7 +570,7 @@ TEST_F(ControllerTest, GatewayPortsAreUniqueStableAndReused) {
   EXPECT_EQ(ports, (std::set<int>{kFirstPort, kFirstPort + 1, kFirstPort + 2}));
   int a = port("a"), b = port("b");
 
-  ASSERT_TRUE(admin_->remove(clusterResource(), "", "b").isOk());
+  ASSERT_TRUE(admin_->remove(kube::clustersResource(), "", "b").isOk());
   ASSERT_TRUE(waitUntil([&] { return !get("b").has_value(); }));
 
   // A new controller (a restart) keeps every recorded port and hands the freed one out.
