@@ -266,6 +266,8 @@ class ControllerTest : public ::testing::Test {
   std::map<std::string, std::string> tenant_urls_;
   // Before the controllers: they are stopped (destroyed) first.
   std::vector<std::unique_ptr<testing::FakeProvider>> providers_;
+  // Declared before the controllers, which write into it until they are destroyed.
+  metrics::Registry registry_;
   std::vector<std::unique_ptr<Controller>> controllers_;
 };
 
@@ -362,9 +364,8 @@ TEST_F(ControllerTest, ClusterBecomesReadyComponentByComponentInOrder) {
 TEST_F(ControllerTest, ReconcilingAConvergedClusterWritesNothing) {
   testing::FakeProvider& provider = newProvider();
   provider.setAutoRollout(true);
-  metrics::Registry registry;
   ControllerOptions o = options();
-  o.metrics = &registry;
+  o.metrics = &registry_;
   Controller& c = startController(provider, o);
   create("demo", "1.32");
   ASSERT_TRUE(waitUntil([&] { return conditionIs("demo", cond::kReady, "True"); }));
@@ -385,7 +386,7 @@ TEST_F(ControllerTest, ReconcilingAConvergedClusterWritesNothing) {
   EXPECT_EQ(eventsFor("demo").size(), events);
   EXPECT_EQ(provider.stores("demo"), stores);
 
-  std::string text = registry.text();
+  std::string text = registry_.text();
   EXPECT_NE(text.find("herd_controller_reconciles_total{result=\"done\"}"), std::string::npos)
       << text;
   EXPECT_NE(text.find("herd_controller_clusters{phase=\"Running\"} 1"), std::string::npos) << text;
