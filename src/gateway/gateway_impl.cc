@@ -14,7 +14,7 @@
 #include <tuple>
 
 #include "common/log.h"
-#include "gateway/admin_server.h"
+#include "common/ops_server.h"
 #include "gateway/gateway.h"
 #include "gateway/health_checker.h"
 #include "gateway/route_table.h"
@@ -50,7 +50,7 @@ class GatewayImpl : public Gateway {
   GatewayStats stats_;
   RouteRegistry registry_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<AdminServer> admin_;
+  std::unique_ptr<ops::Server> admin_;
   // The SSH tunnel server and CONNECT egress, when the configuration has a tunnel section.
   std::unique_ptr<tunnel::Tunnel> tunnel_;
   mutable std::mutex table_mutex_;
@@ -142,8 +142,8 @@ Status GatewayImpl::start() {
   }
   auto admin_address = parseBackendAddress(config.admin_listen);
   if (!admin_address) return admin_address.status();
-  auto admin = startAdminServer(*admin_address,
-                                {[this] { return metricsText(); }, [this] { return ready(); }});
+  auto admin = ops::startServer(admin_address->key(),
+                                {[this] { return metricsText(); }, [this] { return ready(); }, {}});
   if (!admin) return admin.status();
   admin_ = std::move(*admin);
   tenant_port_ip_ = parseBackendAddress(config.tls_listen)->ip;  // validated by the parser

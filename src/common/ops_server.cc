@@ -1,4 +1,4 @@
-#include "gateway/admin_server.h"
+#include "common/ops_server.h"
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -6,8 +6,9 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/net.h"
 
-namespace herd::gateway {
+namespace herd::ops {
 namespace {
 
 namespace asio = boost::asio;
@@ -18,9 +19,9 @@ using tcp = asio::ip::tcp;
 // A scraper that stalls must not pin a socket forever.
 constexpr std::chrono::seconds kRequestTimeout{10};
 
-class AdminSession : public std::enable_shared_from_this<AdminSession> {
+class OpsSession : public std::enable_shared_from_this<OpsSession> {
  public:
-  AdminSession(tcp::socket socket, const AdminHandlers& handlers)
+  OpsSession(tcp::socket socket, const Handlers& handlers)
       : stream_(std::move(socket)), handlers_(handlers) {}
 
   void start() {
@@ -32,6 +33,22 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   }
 
  private:
+  // The page registered at `path`, else the one of the longest prefix ending in '/' ("/"
+  // itself matches only "/").
+  const std::function<Page(const std::string&)>* pageFor(const std::string& path) const {
+    if (auto it = handlers_.pages.find(path); it != handlers_.pages.end()) return &it->second;
+    const std::function<Page(const std::string&)>* best = nullptr;
+    size_t best_length = 0;
+    for (const auto& [prefix, handler] : handlers_.pages) {
+      if (prefix.size() < 2 || prefix.back() != '/' || prefix.size() <= best_length) continue;
+      if (path.compare(0, prefix.size(), prefix) == 0) {
+        best = &handler;
+        best_length = prefix.size();
+      }
+    }
+    return best;
+  }
+
   void respond() {
     auto target = request_.target();
     auto path = target.substr(0, target.find('?'));
@@ -52,6 +69,11 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
       bool ready = handlers_.ready();
       response_.result(ready ? http::status::ok : http::status::service_unavailable);
       response_.body() = ready ? "ok\n" : "not ready\n";
+    } else if (const auto* page = pageFor(std::string(path))) {
+      Page p = (*page)(std::string(path));
+      response_.result(static_cast<http::status>(p.status));
+      response_.set(http::field::content_type, p.content_type);
+      response_.body() = std::move(p.body);
     } else {
       response_.result(http::status::not_found);
       response_.body() = "not found\n";
@@ -64,18 +86,18 @@ class AdminSession : public std::enable_shared_from_this<AdminSession> {
   }
 
   beast::tcp_stream stream_;
-  const AdminHandlers& handlers_;
+  const Handlers& handlers_;
   beast::flat_buffer buffer_;
   http::request<http::string_body> request_;
   http::response<http::string_body> response_;
 };
 
-class AdminServerImpl : public AdminServer {
+class ServerImpl : public Server {
  public:
-  explicit AdminServerImpl(AdminHandlers handlers)
+  explicit ServerImpl(Handlers handlers)
       : handlers_(std::move(handlers)), acceptor_(context_) {}
 
-  ~AdminServerImpl() override {
+  ~ServerImpl() override {
     asio::post(context_, [this] {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
@@ -84,14 +106,16 @@ class AdminServerImpl : public AdminServer {
     if (thread_.joinable()) thread_.join();
   }
 
-  Status listen(const BackendAddress& address) {
+  Status listen(const std::string& listen) {
+    auto address = net::parseHostPort(listen, {.port_zero = true});
+    if (!address) return address.status().withContext("ops listener");
     boost::system::error_code ec;
-    tcp::endpoint endpoint(asio::ip::make_address(address.ip, ec), address.port);
+    tcp::endpoint endpoint(asio::ip::make_address(address->host, ec), address->port);
     if (!ec) acceptor_.open(endpoint.protocol(), ec);
     if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return Status::io("admin listener " + address.key() + ": " + ec.message());
+    if (ec) return Status::io("ops listener " + listen + ": " + ec.message());
     port_ = acceptor_.local_endpoint().port();
     accept();
     thread_ = std::thread([this] { context_.run(); });
@@ -104,12 +128,12 @@ class AdminServerImpl : public AdminServer {
   void accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<AdminSession>(std::move(socket), handlers_)->start();
+      if (!ec) std::make_shared<OpsSession>(std::move(socket), handlers_)->start();
       accept();
     });
   }
 
-  AdminHandlers handlers_;
+  Handlers handlers_;
   asio::io_context context_{1};
   tcp::acceptor acceptor_;
   std::thread thread_;
@@ -118,11 +142,10 @@ class AdminServerImpl : public AdminServer {
 
 }  // namespace
 
-Result<std::unique_ptr<AdminServer>> startAdminServer(const BackendAddress& listen,
-                                                      AdminHandlers handlers) {
-  auto server = std::make_unique<AdminServerImpl>(std::move(handlers));
+Result<std::unique_ptr<Server>> startServer(const std::string& listen, Handlers handlers) {
+  auto server = std::make_unique<ServerImpl>(std::move(handlers));
   HERD_RETURN_IF_ERROR(server->listen(listen));
-  return std::unique_ptr<AdminServer>(std::move(server));
+  return std::unique_ptr<Server>(std::move(server));
 }
 
-}  // namespace herd::gateway
+}  // namespace herd::ops
