@@ -23,5 +23,6 @@ void addPkiCommand(CLI::App& app, Streams io, int& exit_code);
 void addTunnelCommand(CLI::App& app, Streams io, int& exit_code);
 void addGatewayCommand(CLI::App& app, Streams io, int& exit_code);
 void addKubeconfigCommand(CLI::App& app, Streams io, int& exit_code);
+void addControllerCommand(CLI::App& app, Streams io, int& exit_code);
 
 }  // namespace herd::cli
