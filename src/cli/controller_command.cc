@@ -36,6 +36,7 @@ struct ControllerFlags {
   int workers = 2;
   std::string bind_address = "127.0.0.1:8080";
   bool leader_elect = false;
+  bool tenants_through_gateway = false;
   std::string lease_namespace;  // default: $POD_NAMESPACE, else herd-system
   std::string lease_name = "herd-controller";
   std::string lease_duration = "15s", renew_deadline = "10s", retry_period = "2s";
@@ -97,6 +98,9 @@ Result<controller::ControllerOptions> controllerOptions(const ControllerFlags& f
     if (!pem) return pem.status().withContext("--tunnel-ca-file");
     o.reconciler.platform.tunnel_ca_bundle = std::move(*pem);
   }
+  if (Status s = render::validatePlatform(o.reconciler.platform); !s.isOk())
+    return s.withContext("the platform flags (--gateway-address, --tunnel-connect-address, "
+                         "--tunnel-ca-file, --image-registry)");
   auto ports = parsePortRange(f.gateway_ports);
   if (!ports) return ports.status();
   o.reconciler.gateway_ports = *ports;
@@ -168,7 +172,22 @@ int runController(const ControllerFlags& f, Streams io) {
                                       const api::Cluster& cluster) {
     return render::renderControlPlane(cluster, platform);
   };
-  controller::Controller controller(**seed, provider, std::move(renderer), std::move(*options));
+  // In the seed, tenants' apiservers are reached at their Service (Provider::apiServerUrl).
+  // A controller outside the seed's network reaches them as users do: at the gateway's TLS
+  // port, with the tenant's public name as SNI (the admin kubeconfig's server name).
+  controller::TenantClientFactory tenants = controller::defaultTenantClientFactory();
+  if (f.tenants_through_gateway) {
+    std::string gateway =
+        "https://" + net::formatHostPort(f.platform.gateway_address,
+                                         static_cast<uint16_t>(f.platform.gateway_tls_port));
+    tenants = [gateway, inner = std::move(tenants)](const api::Cluster& cluster,
+                                                    const pki::PkiFiles& files,
+                                                    const std::string&) {
+      return inner(cluster, files, gateway);
+    };
+  }
+  controller::Controller controller(**seed, provider, std::move(renderer), std::move(*options),
+                                    std::move(tenants));
 
   // Ready once the Cluster cache has synced: a standby replica is ready too (it serves its
   // metrics and takes over when the leader goes).
@@ -242,11 +261,16 @@ void addControllerCommand(CLI::App& app, Streams io, int& exit_code) {
   cmd->add_option("--gateway-ports", f->gateway_ports,
                   "Range of the dedicated per-tenant gateway ports (MIN-MAX)")
       ->capture_default_str();
+  cmd->add_flag("--tenants-through-gateway", f->tenants_through_gateway,
+                "Reach tenant APIs through the gateway's TLS port by SNI rather than at their "
+                "Service (for a controller outside the seed's network)");
   cmd->add_option("--tunnel-connect-address", f->platform.tunnel_connect_address,
                   "The gateway's CONNECT listener (host:port) that apiservers reach kubelets "
-                  "through");
+                  "through")
+      ->required();
   cmd->add_option("--tunnel-ca-file", f->tunnel_ca_file,
-                  "PEM of the CA that issued the CONNECT listener's certificate");
+                  "PEM of the CA that issued the CONNECT listener's certificate")
+      ->required();
   cmd->add_option("--image-registry", f->platform.image_registry,
                   "Registry of the control-plane images (a mirror, for air-gapped seeds)")
       ->capture_default_str();

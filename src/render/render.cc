@@ -498,6 +498,8 @@ nlohmann::json quantitiesJson(const std::map<std::string, api::Quantity>& q) {
 
 }  // namespace
 
+Status validatePlatform(const Platform& platform) { return checkPlatform(platform); }
+
 std::string_view componentName(Component component) {
   switch (component) {
     case Component::kEtcd:

@@ -33,6 +33,10 @@ inline constexpr std::string_view kEgressClientKey = "pki/apiserver-egress-clien
 // etcd's data directory, on the member's own volume.
 inline constexpr std::string_view kEtcdDataDir = "/var/lib/etcd";
 
+// Whether every cluster can be rendered on `platform` (the checks renderControlPlane makes
+// first): a command checks its flags with it before it starts.
+Status validatePlatform(const Platform& platform);
+
 Result<std::vector<ComponentSpec>> renderControlPlane(const api::Cluster& defaulted_cluster,
                                                       const Platform& platform,
                                                       const Topology& topology);

@@ -1,32 +1,18 @@
 #include "common/ops_server.h"
 
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <string>
 
-#include "common/socket.h"
+#include "support/test_env.h"
 
 namespace herd::ops {
 namespace {
 
-// One request on a fresh connection; the server closes it after the response.
 std::string get(int port, const std::string& target, const std::string& method = "GET") {
-  auto fd = net::connectTcp("127.0.0.1:" + std::to_string(port), std::chrono::seconds(5));
-  if (!fd) return "connect: " + fd.status().message();
-  ::fcntl(fd->get(), F_SETFL, ::fcntl(fd->get(), F_GETFL) & ~O_NONBLOCK);
-  std::string request = method + " " + target + " HTTP/1.1\r\nHost: ops\r\n\r\n";
-  if (!net::writeAll(fd->get(), request)) return "write failed";
-  std::string response;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fd->get(), buffer, sizeof buffer)) > 0;) response.append(buffer, n);
-  return response;
+  return testing::httpOnLoopback(port, target, method);
 }
 
-std::string statusLine(const std::string& response) {
-  return response.substr(0, response.find("\r\n"));
-}
+std::string statusLine(const std::string& response) { return testing::statusLineOf(response); }
 
 TEST(OpsServerTest, ServesMetricsHealthReadinessAndPages) {
   bool ready = false;

@@ -1,9 +1,12 @@
 #include "support/test_env.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/files.h"
+#include "common/socket.h"
 
 namespace herd::testing {
 
@@ -67,6 +70,29 @@ CommandResult runHerd(const std::vector<std::string>& args, std::string_view inp
     return {};
   }
   return *r;
+}
+
+std::string httpOnLoopback(int port, const std::string& target, const std::string& method) {
+  auto fd = net::connectTcp("127.0.0.1:" + std::to_string(port), std::chrono::seconds(5));
+  if (!fd) return "";
+  ::fcntl(fd->get(), F_SETFL, ::fcntl(fd->get(), F_GETFL) & ~O_NONBLOCK);
+  timeval timeout{10, 0};
+  ::setsockopt(fd->get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string request = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+  if (!net::writeAll(fd->get(), request)) return "";
+  std::string response;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd->get(), buffer, sizeof buffer)) > 0;) response.append(buffer, n);
+  return response;
+}
+
+std::string statusLineOf(const std::string& response) {
+  return response.substr(0, response.find("\r\n"));
+}
+
+std::string bodyOf(const std::string& response) {
+  auto end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
 }
 
 }  // namespace herd::testing

@@ -52,4 +52,11 @@ int freeLoopbackPort();
 // Runs the built herd binary with `args`, feeding `input` on standard input.
 CommandResult runHerd(const std::vector<std::string>& args, std::string_view input = {});
 
+// One plain-HTTP request to 127.0.0.1:`port` on a fresh connection, read until the server
+// closes it: the raw response, or "" when nothing answered.
+std::string httpOnLoopback(int port, const std::string& target, const std::string& method = "GET");
+// "HTTP/1.1 200 OK" of a raw response; its body (after the blank line).
+std::string statusLineOf(const std::string& response);
+std::string bodyOf(const std::string& response);
+
 }  // namespace herd::testing
