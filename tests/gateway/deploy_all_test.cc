@@ -187,6 +187,29 @@ TEST_F(DeployAllTest, TwoControllerReplicasLeaderElectedBehindABudget) {
   EXPECT_EQ(container.value("image", ""), "herd:latest");
   EXPECT_EQ(pod["spec"]["securityContext"].value("runAsNonRoot", false), true);
 
+  // Every flag the Deployment passes is one `herd controller` has, and the flags it cannot
+  // run without are there: the binary checks them before it starts.
+  auto help = herd::testing::runHerd({"controller", "--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  auto global = herd::testing::runHerd({"--help"});  // --log-format and friends
+  ASSERT_EQ(global.exit_code, 0) << global.err;
+  help.out += global.out;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string flag = args[i].substr(0, args[i].find('='));
+    ASSERT_TRUE(flag.starts_with("--")) << args[i];
+    EXPECT_NE(help.out.find("  " + flag + " "), std::string::npos) << flag << " is not a flag";
+  }
+  for (const char* required : {"--tunnel-connect-address", "--tunnel-ca-file", "--metrics-addr"}) {
+    EXPECT_TRUE(std::any_of(args.begin(), args.end(),
+                            [&](const std::string& a) { return a.starts_with(required); }))
+        << required;
+  }
+  // The probes ask the endpoints the command serves, on the port --metrics-addr names.
+  EXPECT_EQ(container["livenessProbe"]["httpGet"].value("path", ""), "/healthz");
+  EXPECT_EQ(container["readinessProbe"]["httpGet"].value("path", ""), "/readyz");
+  EXPECT_NE(std::find(args.begin(), args.end(), "--metrics-addr=0.0.0.0:8080"), args.end());
+  EXPECT_EQ(container["ports"][0].value("containerPort", 0), 8080);
+
   // The budget keeps one replica through a drain, and selects exactly these pods.
   const json& budget = mustFind("PodDisruptionBudget", "herd-controller");
   EXPECT_EQ(budget["spec"]["minAvailable"], 1);
