@@ -57,6 +57,20 @@ bool isSameLiveProcess(pid_t pid, uint64_t start_time) {
   return st && st->state != 'Z' && st->state != 'X' && st->start_time == start_time;
 }
 
+// SIGTERM to the process group of a process herd did not fork (an adopted one may have
+// children of its own), then SIGKILL after `grace`; nothing if it is no longer that process.
+void terminate(pid_t pid, uint64_t start_time, std::chrono::milliseconds grace) {
+  if (!isSameLiveProcess(pid, start_time)) return;
+  if (::kill(-pid, SIGTERM) != 0) ::kill(pid, SIGTERM);
+  auto deadline = Clock::now() + grace;
+  while (isSameLiveProcess(pid, start_time) && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (isSameLiveProcess(pid, start_time)) {
+    if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
+  }
+}
+
 std::string describeExit(int code) {
   return code > 128 ? fmt::format("signal {}", code - 128) : fmt::format("exit code {}", code);
 }
@@ -227,17 +241,8 @@ struct Supervisor::State {
     if (m.child) {
       m.child->stop(options.grace);
       m.child.reset();
-    } else if (m.status.pid != 0 && isSameLiveProcess(m.status.pid, m.start_time)) {
-      pid_t pid = m.status.pid;
-      // Its process group, as for a child: an adopted process may have children of its own.
-      if (::kill(-pid, SIGTERM) != 0) ::kill(pid, SIGTERM);
-      auto deadline = Clock::now() + options.grace;
-      while (isSameLiveProcess(pid, m.start_time) && Clock::now() < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-      if (isSameLiveProcess(pid, m.start_time)) {
-        if (::kill(-pid, SIGKILL) != 0) ::kill(pid, SIGKILL);
-      }
+    } else if (m.status.pid != 0) {
+      terminate(m.status.pid, m.start_time, options.grace);
     }
     m.status.pid = 0;
     m.status.ready = false;
@@ -396,6 +401,19 @@ void Supervisor::stopAll() {
     state_->stopOne(**it);
   }
   procs.clear();
+}
+
+Status stopRecorded(const std::string& pid_path, std::chrono::milliseconds grace) {
+  auto text = files::read(pid_path);
+  if (!text) return Status::ok();  // nothing recorded
+  std::istringstream in(*text);
+  long pid = 0;
+  uint64_t start = 0;
+  if (in >> pid >> start && pid > 0) terminate(static_cast<pid_t>(pid), start, grace);
+  if (::unlink(pid_path.c_str()) != 0 && errno != ENOENT) {
+    return Status::io(fmt::format("remove {}: {}", pid_path, std::strerror(errno)));
+  }
+  return Status::ok();
 }
 
 }  // namespace herd::provider::local

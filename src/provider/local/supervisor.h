@@ -98,6 +98,11 @@ class Supervisor {
   std::unique_ptr<State> state_;
 };
 
+// Stops the process that `pid_path` records (SIGTERM to its group, SIGKILL after `grace`) if
+// that pid is still the recorded process (same start time), and removes the file. For a
+// process no supervisor holds: one a killed herd left, whose spec has changed since.
+Status stopRecorded(const std::string& pid_path, std::chrono::milliseconds grace);
+
 // The kernel's start time of a process (clock ticks since boot), from /proc/<pid>/stat;
 // nullopt when there is no such process.
 std::optional<uint64_t> processStartTime(pid_t pid);
