@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <set>
 
 #include "api/naming.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "kube/herd_resources.h"
 #include "render/mounts.h"
 #include "render/render.h"
 
@@ -165,7 +167,79 @@ Result<TenantState*> LocalProvider::tenant(const std::string& cluster) {
 
 Status LocalProvider::ensureTenant(const api::Cluster& cluster) {
   std::lock_guard lock(mu_);
-  return tenant(cluster.metadata.name).status();
+  HERD_RETURN_IF_ERROR(tenant(cluster.metadata.name).status());
+  if (options_.seed == nullptr) return Status::ok();
+  std::string ns = api::tenantNamespace(cluster);
+  if (options_.seed->get(kube::namespacesResource(), "", ns).isOk()) return Status::ok();
+  nlohmann::json object = {
+      {"apiVersion", "v1"},
+      {"kind", "Namespace"},
+      {"metadata", {{"name", ns}, {"labels", {{"herd.io/cluster", cluster.metadata.name}}}}}};
+  auto created = options_.seed->create(kube::namespacesResource(), "", object);
+  if (!created && created.status().code() != Code::kAlreadyExists)
+    return created.status().withContext("the tenant's namespace in the seed");
+  return Status::ok();
+}
+
+Status LocalProvider::publish(const api::Cluster& cluster, const render::ComponentSpec& spec,
+                              const std::vector<bool>& ready) {
+  const char* service = nullptr;
+  const char* port_name = nullptr;
+  const char* port_env = nullptr;
+  if (spec.component == render::Component::kEtcd) {
+    service = api::kEtcdServiceName.data();
+    port_name = "client";
+    port_env = "HERD_ETCD_CLIENT_PORT";
+  } else if (spec.component == render::Component::kApiServer) {
+    service = api::kApiServerServiceName.data();
+    port_name = "https";
+    port_env = "HERD_SECURE_PORT";
+  } else {
+    return Status::ok();
+  }
+  const std::string ns = api::tenantNamespace(cluster);
+  const kube::ResourceRef slices = kube::endpointSlicesResource();
+  std::set<std::string> wanted;
+  for (int i = 0; i < spec.replicas; ++i) {
+    std::string member = memberName(spec, i);
+    auto env = spec.member_env.find(member);
+    if (env == spec.member_env.end() || !env->second.contains(port_env)) continue;
+    int port = std::stoi(env->second.at(port_env));
+    nlohmann::json slice = {
+        {"apiVersion", "discovery.k8s.io/v1"},
+        {"kind", "EndpointSlice"},
+        {"metadata",
+         {{"name", member},
+          {"namespace", ns},
+          {"labels",
+           {{"kubernetes.io/service-name", service},
+            {"endpointslice.kubernetes.io/managed-by", "herd.io/local-provider"},
+            {"herd.io/cluster", cluster.metadata.name}}}}},
+        {"addressType", options_.address.find(':') == std::string::npos ? "IPv4" : "IPv6"},
+        {"endpoints",
+         nlohmann::json::array({{{"addresses", nlohmann::json::array({options_.address})},
+                                 {"conditions", {{"ready", static_cast<bool>(ready[i])}}}}})},
+        {"ports", nlohmann::json::array({{{"name", port_name}, {"port", port},
+                                          {"protocol", "TCP"}}})}};
+    std::string key = ns + "/" + member;
+    wanted.insert(key);
+    if (auto it = published_.find(key); it != published_.end() && it->second == slice) continue;
+    auto applied = options_.seed->patch(slices, ns, member, kube::PatchType::kApply, slice.dump(),
+                                        {"herd", true});
+    if (!applied) return applied.status().withContext("publish " + member + " to the seed");
+    published_[key] = std::move(slice);
+  }
+  const std::string prefix = ns + "/" + spec.name + "-";
+  for (auto it = published_.begin(); it != published_.end();) {
+    if (it->first.starts_with(prefix) && !wanted.contains(it->first)) {
+      auto removed = options_.seed->remove(slices, ns, it->first.substr(ns.size() + 1));
+      if (!removed && removed.status().code() != Code::kNotFound) return removed.status();
+      it = published_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return Status::ok();
 }
 
 Result<pki::PkiFiles> LocalProvider::loadCredentials(const api::Cluster& cluster) {
@@ -367,8 +441,10 @@ Result<ComponentState> LocalProvider::apply(const api::Cluster& cluster,
   ComponentState out;
   out.replicas = spec.replicas;
   std::vector<std::string> waiting;
+  std::vector<bool> readiness;
   for (const auto& d : desired) {
     bool ready = isReady(d);
+    readiness.push_back(ready);
     bool updated = running_[d.process.name] == d.digest;
     out.ready_replicas += ready ? 1 : 0;
     out.updated_replicas += updated ? 1 : 0;
@@ -381,6 +457,7 @@ Result<ComponentState> LocalProvider::apply(const api::Cluster& cluster,
     }
   }
   out.rolled_out = out.ready_replicas == out.replicas && out.updated_replicas == out.replicas;
+  if (options_.seed != nullptr) HERD_RETURN_IF_ERROR(publish(cluster, spec, readiness));
   if (!waiting.empty()) out.message = fmt::format("waiting for {}", fmt::join(waiting, ", "));
   return out;
 }
@@ -409,6 +486,23 @@ Result<bool> LocalProvider::removeTenant(const api::Cluster& cluster) {
   }
   HERD_RETURN_IF_ERROR(state->remove());
   tenants_.erase(name);
+  if (options_.seed != nullptr) {
+    std::string ns = api::tenantNamespace(cluster);
+    for (auto it = published_.begin(); it != published_.end();) {
+      if (!it->first.starts_with(ns + "/")) {
+        ++it;
+        continue;
+      }
+      auto removed =
+          options_.seed->remove(kube::endpointSlicesResource(), ns, it->first.substr(ns.size() + 1));
+      if (!removed && removed.status().code() != Code::kNotFound) return removed.status();
+      it = published_.erase(it);
+    }
+    auto gone = options_.seed->remove(kube::namespacesResource(), "", ns);
+    if (!gone && gone.status().code() != Code::kNotFound) return gone.status();
+    // Done once the seed has let the namespace go.
+    return gone.status().code() == Code::kNotFound;
+  }
   return true;
 }
 

@@ -25,6 +25,9 @@
 #include <mutex>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
+#include "kube/client.h"
 #include "provider/local/supervisor.h"
 #include "provider/local/tenant_state.h"
 #include "provider/provider.h"
@@ -42,6 +45,12 @@ struct LocalProviderOptions {
   PortRange ports;
   BinaryResolver binaries;            // required
   SupervisorOptions supervisor;
+  // The seed whose gateway routes to these tenants (`herd up`), or null. When set, the
+  // provider keeps the tenant's namespace there and publishes each etcd and kube-apiserver
+  // member as an EndpointSlice of the Service it would sit behind in the seed, ready as its
+  // probe says: what the seed's endpoint controller does for the kubernetes provider, and
+  // what the gateway follows.
+  kube::Client* seed = nullptr;
 };
 
 class LocalProvider : public Provider {
@@ -70,6 +79,10 @@ class LocalProvider : public Provider {
  private:
   Result<TenantState*> tenant(const std::string& cluster);
   Result<ComponentState> apply(const api::Cluster& cluster, const render::ComponentSpec& spec);
+  // The EndpointSlices of `spec`'s members (`ready` per member), written when they changed;
+  // slices of members beyond spec.replicas are deleted.
+  Status publish(const api::Cluster& cluster, const render::ComponentSpec& spec,
+                 const std::vector<bool>& ready);
 
   LocalProviderOptions options_;
   mutable std::mutex mu_;
@@ -77,6 +90,8 @@ class LocalProvider : public Provider {
   Supervisor supervisor_;
   // Supervised process -> digest of the spec it runs.
   std::map<std::string, std::string> running_;
+  // "<namespace>/<slice>" -> the slice as last written to the seed.
+  std::map<std::string, nlohmann::json> published_;
 };
 
 // "<cluster>/<member>": the supervisor's name of a member's process.
