@@ -24,5 +24,6 @@ void addTunnelCommand(CLI::App& app, Streams io, int& exit_code);
 void addGatewayCommand(CLI::App& app, Streams io, int& exit_code);
 void addKubeconfigCommand(CLI::App& app, Streams io, int& exit_code);
 void addControllerCommand(CLI::App& app, Streams io, int& exit_code);
+void addUpCommands(CLI::App& app, Streams io, int& exit_code);
 
 }  // namespace herd::cli

@@ -3,17 +3,32 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
+
+#include "common/files.h"
+#include "up/local_platform.h"
 
 namespace herd::cli {
 
 void addSeedFlags(CLI::App* cmd, SeedFlags& flags) {
   cmd->add_option("--kubeconfig", flags.kubeconfig,
-                  "Kubeconfig of the seed cluster (default: $KUBECONFIG, ~/.kube/config)");
+                  "Kubeconfig of the seed cluster (default: $KUBECONFIG, ~/.kube/config, else the "
+                  "seed of 'herd up')");
   cmd->add_option("--context", flags.context, "Kubeconfig context to use");
 }
 
+// With no --kubeconfig, no $KUBECONFIG and no ~/.kube/config: the seed of `herd up`.
+std::string defaultKubeconfig(const SeedFlags& flags) {
+  if (!flags.kubeconfig.empty()) return flags.kubeconfig;
+  if (const char* env = std::getenv("KUBECONFIG"); env != nullptr && *env != '\0') return "";
+  const char* home = std::getenv("HOME");
+  if (home != nullptr && files::exists(std::string(home) + "/.kube/config")) return "";
+  std::string up = up::seedKubeconfigPath(up::defaultStateDir());
+  return files::exists(up) ? up : "";
+}
+
 Result<std::unique_ptr<kube::Client>> connectSeed(const SeedFlags& flags) {
-  auto rc = kube::loadKubeconfig({flags.kubeconfig, flags.context, ""});
+  auto rc = kube::loadKubeconfig({defaultKubeconfig(flags), flags.context, ""});
   if (!rc) return rc.status().withContext("connect to the seed");
   rc->user_agent = "herd-cli";
   return kube::Client::create(*rc);

@@ -1,0 +1,366 @@
+#include "up/local_platform.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "api/crd.h"
+#include "api/defaults.h"
+#include "api/naming.h"
+#include "api/versions.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "common/net.h"
+#include "common/yaml.h"
+#include "controller/controller.h"
+#include "gateway/gateway.h"
+#include "gateway/seed_route_source.h"
+#include "kube/config.h"
+#include "kube/herd_resources.h"
+#include "pki/tenant_pki.h"
+#include "provider/local/local_provider.h"
+#include "render/render.h"
+
+namespace herd::up {
+namespace {
+
+using provider::local::LocalProvider;
+using provider::local::LocalProviderOptions;
+using Clock = std::chrono::steady_clock;
+
+// Port ranges on the loopback address, apart so that they never meet: the seed's processes,
+// the gateway's per-tenant ports, the tenants' processes.
+constexpr provider::local::PortRange kSeedPorts{19000, 19199};
+constexpr controller::GatewayPortRange kGatewayTenantPorts{17000, 17999};
+constexpr provider::local::PortRange kTenantPorts{20000, 29999};
+
+// The Kubernetes binaries of each release, found or fetched once.
+class Binaries {
+ public:
+  explicit Binaries(provider::local::BinaryOptions options) : options_(std::move(options)) {}
+  Result<std::string> operator()(const std::string& binary, const std::string& version) {
+    std::lock_guard lock(mu_);
+    if (binary == "etcd") return provider::local::findEtcd(options_);
+    auto key = version + "/" + binary;
+    if (auto it = paths_.find(key); it != paths_.end()) return it->second;
+    HERD_ASSIGN_OR_RETURN(auto found, provider::local::ensureBinaries(version, {binary}, options_));
+    paths_[key] = found.at(binary);
+    return found.at(binary);
+  }
+
+ private:
+  provider::local::BinaryOptions options_;
+  std::mutex mu_;
+  std::map<std::string, std::string> paths_;
+};
+
+// The pid file of a running `herd up`.
+std::string pidPath(const std::string& state_dir) { return state_dir + "/up.pid"; }
+
+bool isRunning(pid_t pid) { return pid > 0 && ::kill(pid, 0) == 0; }
+
+std::optional<pid_t> recordedPid(const std::string& state_dir) {
+  auto text = files::read(pidPath(state_dir));
+  if (!text) return std::nullopt;
+  try {
+    return static_cast<pid_t>(std::stol(*text));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+}
+
+class Platform : public LocalPlatform {
+ public:
+  explicit Platform(UpOptions options)
+      : options_(std::move(options)), binaries_(std::make_shared<Binaries>(options_.binaries)) {}
+  ~Platform() override { stop(); }
+
+  kube::Client& seed() override { return *seed_client_; }
+  const std::string& kubeconfigPath() const override { return kubeconfig_; }
+  int gatewayTlsPort() const override { return gateway_tls_port_; }
+
+  Status start() {
+    const std::string& state = options_.state_dir;
+    HERD_RETURN_IF_ERROR(files::makeDirs(state, 0700));
+    if (auto pid = recordedPid(state); pid && *pid != ::getpid() && isRunning(*pid))
+      return Status::failedPrecondition(fmt::format(
+          "herd up is running already (pid {}) with state {}: 'herd down' stops it", *pid, state));
+    HERD_RETURN_IF_ERROR(files::writeAtomic(pidPath(state), fmt::format("{}\n", ::getpid()), 0600));
+    HERD_RETURN_IF_ERROR(startSeed());
+    HERD_RETURN_IF_ERROR(installCrd());
+    HERD_RETURN_IF_ERROR(startGateway());
+    HERD_RETURN_IF_ERROR(startController());
+    say(fmt::format("herd is up: seed {}, gateway https://{}", seedUrl(),
+                    net::formatHostPort(options_.address,
+                                        static_cast<uint16_t>(gateway_tls_port_))));
+    return Status::ok();
+  }
+
+  void stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    if (controller_) controller_->stop();
+    controller_.reset();
+    if (gateway_) gateway_->stop();
+    gateway_.reset();
+    if (tenants_) tenants_->stopAll();
+    tenants_.reset();
+    tenant_seed_client_.reset();
+    if (seed_) seed_->stopAll();
+    seed_.reset();
+    ::unlink(pidPath(options_.state_dir).c_str());
+  }
+
+ private:
+  void say(std::string_view line) {
+    if (options_.progress) options_.progress(line);
+  }
+
+  render::Platform platform(int public_port) const {
+    render::Platform p;
+    p.base_domain = options_.base_domain;
+    p.gateway_address = options_.address;
+    p.gateway_tls_port = public_port;
+    // The CONNECT listener of the node tunnels: not run by `herd up` yet; the apiservers'
+    // egress selector names this address and verifies it with the seed's CA.
+    p.tunnel_connect_address = net::formatHostPort(options_.address, 8132);
+    p.tunnel_ca_bundle = seed_ca_;
+    return p;
+  }
+
+  std::string seedUrl() const { return seed_url_; }
+
+  // Applies every spec of the seed until each has rolled out, in order.
+  Status startSeed() {
+    LocalProviderOptions o;
+    o.state_root = options_.state_dir + "/seed";
+    o.address = options_.address;
+    o.ports = kSeedPorts;
+    o.binaries = [b = binaries_](const std::string& name, const std::string& version) {
+      return (*b)(name, version);
+    };
+    seed_ = std::make_unique<LocalProvider>(std::move(o));
+
+    api::Cluster seed;
+    seed.metadata.name = "seed";
+    seed.spec.version = std::string(api::defaultRelease().minor);
+    seed.spec.controlPlane.etcd.replicas = 1;
+    seed.spec.controlPlane.apiServer.replicas = 1;
+    seed.spec.controlPlane.controllerManager.replicas = 1;
+    seed.spec.controlPlane.scheduler.replicas = 1;
+    api::applyDefaults(seed, {options_.base_domain});
+    HERD_RETURN_IF_ERROR(seed_->ensureTenant(seed));
+    HERD_ASSIGN_OR_RETURN(pki::PkiFiles existing, seed_->loadCredentials(seed));
+    HERD_ASSIGN_OR_RETURN(pki::PkiResult pki, pki::reconcilePki(seed, existing, {}));
+    HERD_RETURN_IF_ERROR(seed_->storeCredentials(seed, pki.files));
+    seed_ca_ = pki.files.at("pki/ca.crt").data;
+    HERD_ASSIGN_OR_RETURN(render::Topology topology, seed_->topology(seed));
+    HERD_ASSIGN_OR_RETURN(auto specs, render::renderControlPlane(seed, platform(443), topology));
+    seed_url_ = seed_->apiServerUrl(seed);
+
+    for (const auto& spec : specs) {
+      // The seed schedules no pods: its scheduler would only wait for a Lease.
+      if (spec.component == render::Component::kScheduler) continue;
+      say(fmt::format("seed: starting {}", spec.name));
+      auto deadline = Clock::now() + options_.seed_timeout;
+      std::string last;
+      while (true) {
+        HERD_ASSIGN_OR_RETURN(auto state, seed_->applyComponent(seed, spec));
+        if (state.rolled_out) break;
+        if (state.message != last) {
+          last = state.message;
+          if (!last.empty()) say(fmt::format("seed: {}: {}", spec.name, last));
+        }
+        if (Clock::now() > deadline)
+          return Status::deadlineExceeded(fmt::format(
+              "the seed's {} did not become ready within {} s: {} (logs under {}/seed/seed/)",
+              spec.name, options_.seed_timeout.count(), state.message, options_.state_dir));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      // The apiserver must serve before the controller-manager can lead.
+      if (spec.component == render::Component::kApiServer) HERD_RETURN_IF_ERROR(writeKubeconfig(pki.files));
+    }
+    return Status::ok();
+  }
+
+  Status writeKubeconfig(const pki::PkiFiles& files) {
+    std::string text = files.at("admin.conf").data;
+    // admin.conf names the public endpoint; the seed is reached on loopback directly, and its
+    // serving certificate names 127.0.0.1.
+    std::string public_url;
+    {
+      auto parsed = kube::parseKubeconfig(text, "/");
+      if (!parsed) return parsed.status();
+      auto rest = kube::resolveContext(*parsed, "");
+      if (!rest) return rest.status();
+      public_url = rest->server;
+    }
+    for (size_t at = 0; (at = text.find(public_url, at)) != std::string::npos;) {
+      text.replace(at, public_url.size(), seed_url_);
+      at += seed_url_.size();
+    }
+    kubeconfig_ = seedKubeconfigPath(options_.state_dir);
+    HERD_RETURN_IF_ERROR(files::writeAtomic(kubeconfig_, text, 0600));
+    auto rest = kube::loadKubeconfig({kubeconfig_, "", ""});
+    if (!rest) return rest.status();
+    rest->user_agent = "herd-up";
+    HERD_ASSIGN_OR_RETURN(seed_client_, kube::Client::create(*rest));
+    HERD_ASSIGN_OR_RETURN(tenant_seed_client_, kube::Client::create(*rest));
+    HERD_ASSIGN_OR_RETURN(controller_seed_client_, kube::Client::create(*rest));
+    auto deadline = Clock::now() + options_.seed_timeout;
+    while (true) {
+      auto ready = seed_client_->get(kube::namespacesResource(), "", "default");
+      if (ready.isOk()) return Status::ok();
+      if (Clock::now() > deadline)
+        return ready.status().withContext("the seed's kube-apiserver never became ready");
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  }
+
+  Status installCrd() {
+    HERD_ASSIGN_OR_RETURN(auto docs, parseDocuments(api::clusterCrdYaml()));
+    auto created = seed_client_->create(kube::crdsResource(), "", docs.at(0));
+    if (!created && created.status().code() != Code::kAlreadyExists)
+      return created.status().withContext("install the Cluster CRD");
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (!seed_client_->resourceFor("herd.io/v1alpha1", "Cluster").isOk()) {
+      if (Clock::now() > deadline)
+        return Status::deadlineExceeded("the seed never served the Cluster resource");
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    say("seed: the Cluster resource is served");
+    return Status::ok();
+  }
+
+  Status startGateway() {
+    std::string ip = options_.address;
+    std::string yaml = fmt::format(
+        "listeners:\n  tls: \"{}\"\n  http: \"{}\"\n  admin: \"{}\"\nbaseDomain: {}\n",
+        net::formatHostPort(ip, static_cast<uint16_t>(options_.gateway_port)),
+        net::formatHostPort(ip, 0), net::formatHostPort(ip, 0), options_.base_domain);
+    std::string path = options_.state_dir + "/gateway.yaml";
+    HERD_RETURN_IF_ERROR(files::writeAtomic(path, yaml, 0600));
+    HERD_ASSIGN_OR_RETURN(auto base, gateway::loadGatewayConfig(path));
+    auto rest = kube::loadKubeconfig({kubeconfig_, "", ""});
+    if (!rest) return rest.status();
+    rest->user_agent = "herd-gateway";
+    HERD_ASSIGN_OR_RETURN(auto client, kube::Client::create(*rest));
+    gateway::SeedRouteSourceOptions o;
+    o.base = std::move(base);
+    o.base_path = path;
+    gateway_ = gateway::makeGateway(
+        std::make_unique<gateway::SeedRouteSource>(std::move(client), std::move(o)));
+    HERD_RETURN_IF_ERROR(gateway_->start().withContext("the gateway"));
+    gateway_tls_port_ = gateway_->port(gateway::ListenerKind::kTls);
+    say(fmt::format("gateway: TLS on {}", net::formatHostPort(
+                                              ip, static_cast<uint16_t>(gateway_tls_port_))));
+    return Status::ok();
+  }
+
+  Status startController() {
+    LocalProviderOptions o;
+    o.state_root = options_.state_dir + "/tenants";
+    o.address = options_.address;
+    o.ports = kTenantPorts;
+    o.binaries = [b = binaries_](const std::string& name, const std::string& version) {
+      return (*b)(name, version);
+    };
+    o.seed = tenant_seed_client_.get();
+    tenants_ = std::make_unique<LocalProvider>(std::move(o));
+
+    controller::ControllerOptions co;
+    co.reconciler.platform = platform(gateway_tls_port_);
+    co.reconciler.defaulting = {options_.base_domain};
+    co.reconciler.gateway_ports = kGatewayTenantPorts;
+    co.reconciler.pki.public_port = gateway_tls_port_;
+    co.workers = 2;
+    co.metrics = &registry_;
+    LocalProvider* provider = tenants_.get();
+    render::Platform p = co.reconciler.platform;
+    controller::Renderer renderer =
+        [provider, p](const api::Cluster& cluster) -> Result<std::vector<render::ComponentSpec>> {
+      HERD_ASSIGN_OR_RETURN(render::Topology topology, provider->topology(cluster));
+      return render::renderControlPlane(cluster, p, topology);
+    };
+    controller_ = std::make_unique<controller::Controller>(*controller_seed_client_, *tenants_,
+                                                           std::move(renderer), std::move(co));
+    HERD_RETURN_IF_ERROR(controller_->start());
+    if (!controller_->waitForSync(std::chrono::seconds(30)))
+      return Status::deadlineExceeded("the controller's Cluster cache never synced");
+    say("controller: reconciling the seed's Clusters with the local provider");
+    return Status::ok();
+  }
+
+  UpOptions options_;
+  std::shared_ptr<Binaries> binaries_;
+  std::unique_ptr<LocalProvider> seed_;
+  std::unique_ptr<LocalProvider> tenants_;
+  std::unique_ptr<kube::Client> seed_client_, tenant_seed_client_, controller_seed_client_;
+  std::unique_ptr<gateway::Gateway> gateway_;
+  metrics::Registry registry_;
+  std::unique_ptr<controller::Controller> controller_;
+  std::string seed_ca_;
+  std::string seed_url_;
+  std::string kubeconfig_;
+  int gateway_tls_port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+std::string defaultStateDir() {
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg != nullptr && *xdg == '/')
+    return std::string(xdg) + "/herd";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "/root") + "/.local/state/herd";
+}
+
+std::string seedKubeconfigPath(const std::string& state_dir) { return state_dir + "/kubeconfig"; }
+
+Result<std::unique_ptr<LocalPlatform>> LocalPlatform::start(UpOptions options) {
+  if (options.state_dir.empty()) options.state_dir = defaultStateDir();
+  auto ip = net::IpAddress::parse(options.address);
+  bool loopback = ip && (ip->isV4() ? options.address.starts_with("127.") : ip->toString() == "::1");
+  if (!loopback)
+    return Status::invalid("herd up listens on a loopback address only, got \"" +
+                           options.address + "\"");
+  auto platform = std::make_unique<Platform>(std::move(options));
+  if (Status s = platform->start(); !s.isOk()) {
+    platform->stop();
+    return s;
+  }
+  return std::unique_ptr<LocalPlatform>(std::move(platform));
+}
+
+Status down(const std::string& state_dir, bool wipe, std::chrono::seconds timeout) {
+  if (auto pid = recordedPid(state_dir); pid && isRunning(*pid)) {
+    ::kill(*pid, SIGTERM);
+    auto deadline = Clock::now() + timeout;
+    while (isRunning(*pid)) {
+      if (Clock::now() > deadline)
+        return Status::deadlineExceeded(fmt::format("herd up (pid {}) did not stop", *pid));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  // Whatever a killed herd up left: every member's pid file.
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(state_dir, ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file() && it->path().extension() == ".pid" &&
+        it->path().filename() != "up.pid") {
+      HERD_RETURN_IF_ERROR(provider::local::stopRecorded(it->path().string(), std::chrono::seconds(10)));
+    }
+  }
+  if (wipe) return files::removeAll(state_dir);
+  return Status::ok();
+}
+
+}  // namespace herd::up
