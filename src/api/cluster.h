@@ -238,6 +238,33 @@ struct WorkloadCounts {
   bool operator==(const WorkloadCounts&) const = default;
 };
 
+// What herd applied of one addon inside the tenant.
+struct AddonStatus {
+  bool enabled = false;
+  int32_t objects = 0;  // objects applied (0 when disabled)
+  std::string message;
+  static constexpr auto fields() {
+    return std::make_tuple(field("enabled", &AddonStatus::enabled),
+                           field("objects", &AddonStatus::objects),
+                           field("message", &AddonStatus::message));
+  }
+  bool operator==(const AddonStatus&) const = default;
+};
+
+struct AddonsStatus {
+  std::optional<AddonStatus> kubeProxy;
+  std::optional<AddonStatus> coreDNS;
+  std::optional<AddonStatus> metricsServer;
+  std::optional<AddonStatus> dashboard;
+  static constexpr auto fields() {
+    return std::make_tuple(field("kubeProxy", &AddonsStatus::kubeProxy),
+                           field("coreDNS", &AddonsStatus::coreDNS),
+                           field("metricsServer", &AddonsStatus::metricsServer),
+                           field("dashboard", &AddonsStatus::dashboard));
+  }
+  bool operator==(const AddonsStatus&) const = default;
+};
+
 struct ClusterStatus {
   std::string phase;
   std::vector<Condition> conditions;
@@ -252,6 +279,7 @@ struct ClusterStatus {
   // The tenant's dedicated gateway port, routed without SNI (in-cluster clients dial the
   // kubernetes Service's IP and send none). Allocated by the controller, kept for life.
   std::optional<int32_t> gatewayPort;
+  std::optional<AddonsStatus> addons;
   static constexpr auto fields() {
     return std::make_tuple(
         field("phase", &ClusterStatus::phase), field("conditions", &ClusterStatus::conditions),
@@ -260,7 +288,8 @@ struct ClusterStatus {
         field("namespace", &ClusterStatus::namespace_),
         field("kubeconfigSecret", &ClusterStatus::kubeconfigSecret),
         field("components", &ClusterStatus::components), field("nodes", &ClusterStatus::nodes),
-        field("pods", &ClusterStatus::pods), field("gatewayPort", &ClusterStatus::gatewayPort));
+        field("pods", &ClusterStatus::pods), field("gatewayPort", &ClusterStatus::gatewayPort),
+        field("addons", &ClusterStatus::addons));
   }
   bool operator==(const ClusterStatus&) const = default;
 };

@@ -30,6 +30,8 @@ inline constexpr std::string_view kControllerManagerReady = "ControllerManagerRe
 inline constexpr std::string_view kSchedulerReady = "SchedulerReady";
 // The tenant's default/kubernetes endpoints point at the gateway.
 inline constexpr std::string_view kEndpointsReady = "EndpointsReady";
+// The addons and the join objects are applied inside the tenant.
+inline constexpr std::string_view kAddonsReady = "AddonsReady";
 inline constexpr std::string_view kReady = "Ready";
 
 inline constexpr std::string_view kTrue = "True";

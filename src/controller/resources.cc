@@ -304,6 +304,7 @@ std::vector<std::unique_ptr<Resource>> clusterResources() {
   out.push_back(std::make_unique<ComponentResource>(
       render::Component::kScheduler, c::kSchedulerReady, &ComponentsStatus::scheduler));
   out.push_back(std::make_unique<EndpointsResource>());
+  out.push_back(makeTenantObjectsResource());
   return out;
 }
 

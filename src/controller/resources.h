@@ -15,6 +15,8 @@
 namespace herd::controller {
 
 std::vector<std::unique_ptr<Resource>> clusterResources();
+// The addons and the join objects inside the tenant (tenant_objects.cc); last in the walk.
+std::unique_ptr<Resource> makeTenantObjectsResource();
 
 // The workload name a component's specs use when a renderer leaves name empty, and the
 // status.components field it reports into: "etcd", "kube-apiserver", ...

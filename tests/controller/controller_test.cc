@@ -671,5 +671,82 @@ TEST_F(ControllerTest, OnlyTheLeaderReconcilesAndStoppingItHandsOver) {
   EXPECT_TRUE(first_provider.calls("next").empty());
 }
 
+
+// Every object of the addons in a tenant, as "Kind ns/name", for the kinds they use.
+std::set<std::string> addonObjects(kube::Client& tenant, const std::string& addon) {
+  std::set<std::string> out;
+  const kube::ResourceRef kinds[] = {
+      {"", "v1", "serviceaccounts", true, "ServiceAccount"},
+      {"", "v1", "configmaps", true, "ConfigMap"},
+      {"", "v1", "secrets", true, "Secret"},
+      {"", "v1", "services", true, "Service"},
+      {"apps", "v1", "deployments", true, "Deployment"},
+      {"apps", "v1", "daemonsets", true, "DaemonSet"},
+      {"rbac.authorization.k8s.io", "v1", "clusterroles", false, "ClusterRole"},
+      {"rbac.authorization.k8s.io", "v1", "clusterrolebindings", false, "ClusterRoleBinding"},
+      {"rbac.authorization.k8s.io", "v1", "roles", true, "Role"},
+      {"rbac.authorization.k8s.io", "v1", "rolebindings", true, "RoleBinding"},
+      {"apiregistration.k8s.io", "v1", "apiservices", false, "APIService"},
+      {"", "v1", "namespaces", false, "Namespace"}};
+  kube::ListOptions options;
+  options.label_selector = "herd.io/addon=" + addon;
+  for (const auto& kind : kinds) {
+    auto list = tenant.listAll(kind, "", options);
+    EXPECT_TRUE(list.isOk()) << kind.resource << ": " << list.status().toString();
+    if (!list) continue;
+    for (const auto& item : (*list)["items"])
+      out.insert(kind.kind + " " + item["metadata"].value("namespace", "") + "/" +
+                 item["metadata"].value("name", ""));
+  }
+  return out;
+}
+
+TEST_F(ControllerTest, AddonsAndJoinObjectsAreAppliedInTheTenantAndADisabledAddonIsPrunedExactly) {
+  testing::FakeProvider& provider = newProvider();
+  provider.setAutoRollout(true);
+  Controller& c = startController(provider, options());
+  create("demo", "1.32");
+  ASSERT_TRUE(waitUntil([&] { return conditionIs("demo", cond::kAddonsReady, "True"); }));
+  ASSERT_TRUE(conditionIs("demo", cond::kReady, "True"));
+  auto tenant = kube::Client::create(tenants_.at("demo")->adminConfig());
+  ASSERT_TRUE(tenant.isOk());
+
+  // What a node needs to join, and each enabled addon's objects.
+  EXPECT_TRUE((*tenant)->get({"", "v1", "configmaps", true, "ConfigMap"}, "kube-public",
+                             "cluster-info").isOk());
+  EXPECT_FALSE(addonObjects(**tenant, "node-join").empty());
+  auto proxy = addonObjects(**tenant, "kube-proxy");
+  auto dns = addonObjects(**tenant, "coredns");
+  auto metrics = addonObjects(**tenant, "metrics-server");
+  EXPECT_TRUE(proxy.contains("DaemonSet kube-system/kube-proxy")) << proxy.size();
+  EXPECT_FALSE(dns.empty());
+  EXPECT_TRUE(metrics.contains("APIService /v1beta1.metrics.k8s.io")) << metrics.size();
+  EXPECT_TRUE(addonObjects(**tenant, "dashboard").empty()) << "the dashboard is off by default";
+  json status = statusOf(*get("demo"));
+  EXPECT_EQ(status["addons"]["kubeProxy"].value("enabled", false), true) << status.dump();
+  EXPECT_EQ(status["addons"]["kubeProxy"].value("objects", 0), static_cast<int>(proxy.size()));
+  EXPECT_EQ(status["addons"]["dashboard"].value("enabled", true), false);
+
+  // Disabling metrics-server removes exactly its objects; the others stay as they were.
+  ASSERT_TRUE(settle(c, "demo"));
+  patchSpec("demo", {{"addons", {{"metricsServer", {{"enabled", false}}}}}});
+  ASSERT_TRUE(waitUntil([&] { return addonObjects(**tenant, "metrics-server").empty(); }, 30s));
+  ASSERT_TRUE(waitUntil([&] {
+    auto o = get("demo");
+    return o && statusOf(*o)["addons"]["metricsServer"].value("enabled", true) == false &&
+           conditionIs("demo", cond::kAddonsReady, "True");
+  }));
+  EXPECT_EQ(addonObjects(**tenant, "kube-proxy"), proxy);
+  EXPECT_EQ(addonObjects(**tenant, "coredns"), dns);
+
+  // Enabling the dashboard brings its objects, and a converged tenant then sees no writes.
+  patchSpec("demo", {{"addons", {{"dashboard", {{"enabled", true}}}}}});
+  ASSERT_TRUE(waitUntil([&] { return !addonObjects(**tenant, "dashboard").empty(); }, 30s));
+  ASSERT_TRUE(settle(c, "demo"));
+  int writes = tenant_writes_->load();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(reconcileOnce(c, "demo"));
+  EXPECT_EQ(tenant_writes_->load(), writes);
+}
+
 }  // namespace
 }  // namespace herd::controller
