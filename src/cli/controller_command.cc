@@ -40,6 +40,7 @@ struct ControllerFlags {
   std::string lease_namespace;  // default: $POD_NAMESPACE, else herd-system
   std::string lease_name = "herd-controller";
   std::string lease_duration = "15s", renew_deadline = "10s", retry_period = "2s";
+  std::string resync = "30s";
   render::Platform platform;
   std::string tunnel_ca_file;
   std::string gateway_ports = std::to_string(controller::GatewayPortRange{}.first) + "-" +
@@ -103,6 +104,9 @@ Result<controller::ControllerOptions> controllerOptions(const ControllerFlags& f
                          "--tunnel-ca-file, --image-registry)");
   auto ports = parsePortRange(f.gateway_ports);
   if (!ports) return ports.status();
+  auto resync = gateway::parseDuration(f.resync);
+  if (!resync) return resync.status().withContext("--resync");
+  o.resync = *resync;
   o.reconciler.gateway_ports = *ports;
   // The kubernetes provider's workloads: a change to one brings its Cluster back.
   o.owned_resources = {kube::statefulSetsResource(), kube::deploymentsResource()};
@@ -230,6 +234,10 @@ void addControllerCommand(CLI::App& app, Streams io, int& exit_code) {
   cmd->add_option("--provider", f->provider, "Where tenant control planes run: kubernetes")
       ->capture_default_str();
   cmd->add_option("--workers", f->workers, "Clusters reconciled at once")->capture_default_str();
+  cmd->add_option("--resync", f->resync,
+                  "How often a converged Cluster is looked at again, to bring what goes on "
+                  "inside its tenant into status (0s: only on changes)")
+      ->capture_default_str();
   cmd->add_option("--metrics-addr", f->bind_address,
                   "Serve /metrics, /healthz and /readyz here (ip:port; port 0: any)")
       ->capture_default_str();

@@ -263,6 +263,10 @@ void Controller::work(kube::WorkQueue& queue) {
     switch (outcome.kind) {
       case Outcome::Kind::kDone:
         queue.forget(*key);
+        if (options_.resync.count() > 0) {
+          auto cached = clusters_->get(*key);
+          if (cached) queue.addAfter(*key, options_.resync);
+        }
         break;
       case Outcome::Kind::kWait:
         queue.forget(*key);

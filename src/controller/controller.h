@@ -38,6 +38,9 @@ struct ControllerOptions {
   metrics::Registry* metrics = nullptr;
   kube::RateLimiter::Options backoff;
   kube::InformerOptions informer;  // resource, selectors are set by the controller
+  // A converged Cluster is looked at again after this long (0: only on changes), so that
+  // what goes on inside its tenant (nodes, pods, addons deleted by hand) reaches its status.
+  std::chrono::milliseconds resync{0};
 };
 
 class Controller {

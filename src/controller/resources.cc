@@ -305,6 +305,7 @@ std::vector<std::unique_ptr<Resource>> clusterResources() {
       render::Component::kScheduler, c::kSchedulerReady, &ComponentsStatus::scheduler));
   out.push_back(std::make_unique<EndpointsResource>());
   out.push_back(makeTenantObjectsResource());
+  out.push_back(makeObserveResource());
   return out;
 }
 

@@ -17,6 +17,8 @@ namespace herd::controller {
 std::vector<std::unique_ptr<Resource>> clusterResources();
 // The addons and the join objects inside the tenant (tenant_objects.cc); last in the walk.
 std::unique_ptr<Resource> makeTenantObjectsResource();
+// The tenant's nodes and pods into status (tenant_objects.cc); after the addons.
+std::unique_ptr<Resource> makeObserveResource();
 
 // The workload name a component's specs use when a renderer leaves name empty, and the
 // status.components field it reports into: "etcd", "kube-apiserver", ...

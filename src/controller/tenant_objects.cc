@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <functional>
+
 #include "addons/addons.h"
 #include "addons/join.h"
 #include "api/conditions.h"
@@ -193,7 +195,52 @@ class TenantObjectsResource : public Resource {
   }
 };
 
+// What goes on inside the tenant, into status: its nodes and pods (total and ready). One page
+// of each (the tenant's API answers with at most kObserveLimit items and the count of the
+// rest), so a big tenant costs the same two requests as a small one.
+class ObserveResource : public Resource {
+ public:
+  static constexpr int64_t kObserveLimit = 500;
+  std::string_view name() const override { return "observe"; }
+
+  Outcome reconcile(Context& ctx) override {
+    auto client =
+        ctx.tenant_clients(ctx.cluster, ctx.pki, ctx.provider.apiServerUrl(ctx.cluster));
+    if (!client) return Outcome::failed("TenantUnreachable", client.status());
+    auto count = [&](const kube::ResourceRef& resource,
+                     const std::function<bool(const json&)>& ready) -> Result<api::WorkloadCounts> {
+      kube::ListOptions options;
+      options.limit = kObserveLimit;
+      HERD_ASSIGN_OR_RETURN(json list, (*client)->list(resource, "", options));
+      api::WorkloadCounts counts;
+      const json& items = list.value("items", json::array());
+      counts.total = static_cast<int32_t>(items.size());
+      if (auto rest = list["metadata"].find("remainingItemCount");
+          rest != list["metadata"].end() && rest->is_number_integer())
+        counts.total += static_cast<int32_t>(rest->get<int64_t>());
+      for (const auto& item : items) counts.ready += ready(item) ? 1 : 0;
+      return counts;
+    };
+    auto conditionTrue = [](const json& object, std::string_view type) {
+      for (const auto& c : object.value("status", json::object()).value("conditions", json::array()))
+        if (c.value("type", "") == type) return c.value("status", "") == "True";
+      return false;
+    };
+    auto nodes = count({"", "v1", "nodes", false, "Node"},
+                       [&](const json& n) { return conditionTrue(n, "Ready"); });
+    if (!nodes) return Outcome::failed("ObserveFailed", nodes.status().withContext("tenant nodes"));
+    auto pods = count({"", "v1", "pods", true, "Pod"},
+                      [&](const json& p) { return conditionTrue(p, "Ready"); });
+    if (!pods) return Outcome::failed("ObserveFailed", pods.status().withContext("tenant pods"));
+    ctx.status.nodes = *nodes;
+    ctx.status.pods = *pods;
+    return Outcome::done();
+  }
+};
+
 }  // namespace
+
+std::unique_ptr<Resource> makeObserveResource() { return std::make_unique<ObserveResource>(); }
 
 std::unique_ptr<Resource> makeTenantObjectsResource() {
   return std::make_unique<TenantObjectsResource>();

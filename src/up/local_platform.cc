@@ -281,6 +281,8 @@ class Platform : public LocalPlatform {
     co.reconciler.gateway_ports = kGatewayTenantPorts;
     co.reconciler.pki.public_port = gateway_tls_port_;
     co.workers = 2;
+    // A handful of clusters on one machine: their nodes and pods reach status within seconds.
+    co.resync = std::chrono::seconds(5);
     co.metrics = &registry_;
     LocalProvider* provider = tenants_.get();
     render::Platform p = co.reconciler.platform;

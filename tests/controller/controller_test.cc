@@ -748,5 +748,47 @@ TEST_F(ControllerTest, AddonsAndJoinObjectsAreAppliedInTheTenantAndADisabledAddo
   EXPECT_EQ(tenant_writes_->load(), writes);
 }
 
+
+TEST_F(ControllerTest, NodesAndPodsInsideTheTenantReachTheStatusWithinSeconds) {
+  testing::FakeProvider& provider = newProvider();
+  provider.setAutoRollout(true);
+  ControllerOptions o = options();
+  o.resync = 200ms;
+  startController(provider, o);
+  create("demo", "1.32");
+  ASSERT_TRUE(waitUntil([&] { return conditionIs("demo", cond::kReady, "True"); }));
+  auto tenant = kube::Client::create(tenants_.at("demo")->adminConfig());
+  ASSERT_TRUE(tenant.isOk());
+  // A kubelet registers its node and reports it Ready; a pod runs on it, another is pending.
+  json node = {{"apiVersion", "v1"}, {"kind", "Node"}, {"metadata", {{"name", "node-1"}}}};
+  auto created = (*tenant)->create({"", "v1", "nodes", false, "Node"}, "", node);
+  ASSERT_TRUE(created.isOk()) << created.status().toString();
+  json with_status = *created;
+  with_status["status"] = {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
+  ASSERT_TRUE((*tenant)->updateStatus({"", "v1", "nodes", false, "Node"}, "", with_status).isOk());
+  for (const char* name : {"web", "pending"}) {
+    json pod = {{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata", {{"name", name}, {"namespace", "default"}}},
+                {"spec", {{"containers", json::array({{{"name", "c"}, {"image", "nginx"}}})}}}};
+    auto p = (*tenant)->create({"", "v1", "pods", true, "Pod"}, "default", pod);
+    ASSERT_TRUE(p.isOk()) << p.status().toString();
+    if (std::string(name) == "web") {
+      json ready = *p;
+      ready["status"] = {{"phase", "Running"},
+                         {"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})}};
+      ASSERT_TRUE((*tenant)->updateStatus({"", "v1", "pods", true, "Pod"}, "default", ready).isOk());
+    }
+  }
+  auto counts = [&](const char* what) {
+    auto c = get("demo");
+    json s = c ? statusOf(*c) : json::object();
+    return std::make_pair(s[what].value("ready", -1), s[what].value("total", -1));
+  };
+  ASSERT_TRUE(waitUntil([&] {
+    return counts("nodes") == std::make_pair(1, 1) && counts("pods") == std::make_pair(1, 2);
+  }, 10s)) << statusOf(*get("demo")).dump();
+}
+
 }  // namespace
 }  // namespace herd::controller
