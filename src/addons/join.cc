@@ -1,5 +1,7 @@
 #include "addons/join.h"
 
+#include "pki/cert_table.h"
+
 #include <fmt/format.h>
 
 #include "addons/addons.h"
@@ -134,6 +136,11 @@ Result<std::vector<json>> buildJoinObjects(const api::Cluster& cluster,
   if (!info.isOk()) return info.status();
   out.push_back(*secret);
   out.push_back(*info);
+  // admin.conf's group (kubeadm 1.29 and later): the tenant owner's cluster-admin. kubeadm binds
+  // it with its super-admin credential; herd does with its own (herd.conf, system:masters).
+  out.push_back(binding("ClusterRoleBinding", std::string(pki::kClusterAdminsGroup), "",
+                        "ClusterRole", "cluster-admin",
+                        json::array({group(pki::kClusterAdminsGroup)})));
   json token_group = json::array({group(pki::kBootstrapTokenGroup)});
   json nodes_and_token = json::array({group(pki::kBootstrapTokenGroup), group("system:nodes")});
   // Anyone may read cluster-info: it is public, and signed with the token for trust.

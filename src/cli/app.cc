@@ -72,6 +72,7 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   addKubeconfigCommand(app, io, exit_code);
   addControllerCommand(app, io, exit_code);
   addUpCommands(app, io, exit_code);
+  addJoinCommand(app, io, exit_code);
   app.parse_complete_callback(
       [&] { log::configure(*log::parseLevel(log_level), *log::parseFormat(log_format)); });
 

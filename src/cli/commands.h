@@ -25,5 +25,6 @@ void addGatewayCommand(CLI::App& app, Streams io, int& exit_code);
 void addKubeconfigCommand(CLI::App& app, Streams io, int& exit_code);
 void addControllerCommand(CLI::App& app, Streams io, int& exit_code);
 void addUpCommands(CLI::App& app, Streams io, int& exit_code);
+void addJoinCommand(CLI::App& app, Streams io, int& exit_code);
 
 }  // namespace herd::cli

@@ -69,31 +69,9 @@ Result<json> tenantKubeconfig(kube::Client& client, const KubeconfigOptions& o) 
         "(see `herd describe cluster {}`)",
         o.name, secret_name.empty() ? "kubeconfigSecret" : "endpoint", o.name));
   }
-  api::Cluster decoded;
-  decoded.metadata.name = o.name;
-  std::string ns = api::tenantNamespace(decoded);
-  std::string where = fmt::format("secret {}/{}", ns, secret_name);
-  auto secret = client.get(kube::secretsResource(), ns, secret_name);
-  if (!secret) {
-    if (secret.status().code() == Code::kNotFound) {
-      return Status::notFound(
-          fmt::format("{}, named by cluster \"{}\"'s status, does not exist", where, o.name));
-    }
-    return secret.status().withContext(where);
-  }
-  auto data = secret->find("data");
-  if (data == secret->end() || !data->is_object() || !data->contains(o.key) ||
-      !(*data)[o.key].is_string()) {
-    std::string keys;
-    if (data != secret->end() && data->is_object()) {
-      for (const auto& [k, v] : data->items()) keys += (keys.empty() ? "" : ", ") + k;
-    }
-    return Status::notFound(fmt::format("{} has no key \"{}\" (it has: {})", where, o.key,
-                                        keys.empty() ? "none" : keys));
-  }
-  auto text = base64Decode((*data)[o.key].get<std::string>());
-  if (!text) return Status::invalid(fmt::format("{}: key \"{}\" is not base64", where, o.key));
-  return pointAt(*text, endpoint, fmt::format("{} key \"{}\"", where, o.key));
+  HERD_ASSIGN_OR_RETURN(std::string text, readTenantFile(client, o.name, secret_name, o.key));
+  std::string where = fmt::format("secret herd-{}/{}", o.name, secret_name);
+  return pointAt(text, endpoint, fmt::format("{} key \"{}\"", where, o.key));
 }
 
 int runKubeconfig(const KubeconfigOptions& o, Streams io) {

@@ -5,6 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 
+#include "api/naming.h"
+#include "common/base64.h"
 #include "common/files.h"
 #include "up/local_platform.h"
 
@@ -32,6 +34,33 @@ Result<std::unique_ptr<kube::Client>> connectSeed(const SeedFlags& flags) {
   if (!rc) return rc.status().withContext("connect to the seed");
   rc->user_agent = "herd-cli";
   return kube::Client::create(*rc);
+}
+
+Result<std::string> readTenantFile(kube::Client& client, const std::string& cluster,
+                                   const std::string& secret_name, const std::string& key) {
+  api::Cluster named;
+  named.metadata.name = cluster;
+  std::string ns = api::tenantNamespace(named);
+  std::string where = fmt::format("secret {}/{}", ns, secret_name);
+  auto secret = client.get(kube::secretsResource(), ns, secret_name);
+  if (!secret) {
+    if (secret.status().code() == Code::kNotFound)
+      return Status::notFound(fmt::format("{} of cluster \"{}\" does not exist", where, cluster));
+    return secret.status().withContext(where);
+  }
+  auto data = secret->find("data");
+  if (data == secret->end() || !data->is_object() || !data->contains(key) ||
+      !(*data)[key].is_string()) {
+    std::string keys;
+    if (data != secret->end() && data->is_object()) {
+      for (const auto& [k, v] : data->items()) keys += (keys.empty() ? "" : ", ") + k;
+    }
+    return Status::notFound(fmt::format("{} has no key \"{}\" (it has: {})", where, key,
+                                        keys.empty() ? "none" : keys));
+  }
+  auto text = base64Decode((*data)[key].get<std::string>());
+  if (!text) return Status::invalid(fmt::format("{}: key \"{}\" is not base64", where, key));
+  return *text;
 }
 
 Status explainSeedError(const Status& s, const std::string& cluster_name) {

@@ -25,6 +25,10 @@ struct SeedFlags {
 void addSeedFlags(CLI::App* cmd, SeedFlags& flags);
 Result<std::unique_ptr<kube::Client>> connectSeed(const SeedFlags& flags);
 using kube::clustersResource;
+// One file of a tenant's credentials: key `key` of Secret `secret` in the tenant namespace,
+// decoded. The errors say which Secret or key is missing and what the Secret holds.
+Result<std::string> readTenantFile(kube::Client& client, const std::string& cluster,
+                                   const std::string& secret, const std::string& key);
 // Rewrites the errors a user can act on: a seed without the Cluster CRD, a missing cluster.
 Status explainSeedError(const Status& s, const std::string& cluster_name = "");
 

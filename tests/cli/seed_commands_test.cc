@@ -11,6 +11,12 @@
 #include "common/yaml.h"
 #include "kube/client.h"
 #include "kube/herd_resources.h"
+#include "api/defaults.h"
+#include "common/files.h"
+#include "common/process.h"
+#include "pki/tenant_pki.h"
+#include "provider/kubernetes/credentials.h"
+#include "support/test_env.h"
 #include "support/test_apiserver.h"
 
 namespace herd {
@@ -164,8 +170,7 @@ TEST_F(SeedCommandsTest, KubeconfigPrintsTheAdminConfigPointedAtTheEndpoint) {
   auto no_secret = runHerd(with({"kubeconfig", "alpha"}));
   EXPECT_EQ(no_secret.exit_code, 1);
   EXPECT_EQ(no_secret.err,
-            "herd: secret herd-alpha/alpha-admin-kubeconfig, named by cluster \"alpha\"'s status, "
-            "does not exist\n");
+            "herd: secret herd-alpha/alpha-admin-kubeconfig of cluster \"alpha\" does not exist\n");
 
   // The Secret holds a kubeconfig whose server is the in-seed address, unreachable from here.
   std::string admin = testing::readFileOrDie(server_->kubeconfigPath());
@@ -211,6 +216,85 @@ TEST_F(SeedCommandsTest, KubeconfigPrintsTheAdminConfigPointedAtTheEndpoint) {
   EXPECT_EQ(broken.exit_code, 1);
   EXPECT_NE(broken.err.find("is not a kubeconfig: it names no cluster"), std::string::npos)
       << broken.err;
+}
+
+
+// herd join-command NAME: the lines a node needs, from the tenant's credential Secrets as the
+// providers store them. The CA hash is compared with the one OpenSSL's command line computes
+// the way kubeadm documents it.
+TEST_F(SeedCommandsTest, JoinCommandPrintsTheKeyTheTunnelAndTheKubeadmJoinLine) {
+  installCrd();
+  auto client = kube::Client::create(server_->adminConfig());
+  ASSERT_TRUE(client.isOk());
+  auto& c = **client;
+  ASSERT_EQ(runHerd(with({"create", "cluster", "alpha"})).exit_code, 0);
+  testing::TempDir dir;
+  std::string host_key = dir.write("gateway_host_key.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHerdGatewayHostKeyForTests0000000000000 gw\n");
+  std::vector<std::string> flags = {"--tunnel-address", "gateway.example.com:2222",
+                                    "--tunnel-host-key-file", host_key};
+  auto args = [&](std::vector<std::string> a) {
+    a.insert(a.end(), flags.begin(), flags.end());
+    return with(a);
+  };
+  auto early = runHerd(args({"join-command", "alpha"}));
+  EXPECT_EQ(early.exit_code, 1);
+  EXPECT_NE(early.err.find("has no endpoint in its status yet"), std::string::npos) << early.err;
+
+  api::Cluster cluster;
+  cluster.metadata.name = "alpha";
+  cluster.metadata.uid = (*c.get(kube::clustersResource(), "", "alpha"))["metadata"]["uid"];
+  cluster.spec.version = "1.32";
+  api::applyDefaults(cluster);
+  auto pki = pki::generatePki(cluster, {});
+  ASSERT_TRUE(pki.isOk()) << pki.status().toString();
+  nlohmann::json ns = {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "herd-alpha"}}}};
+  ASSERT_TRUE(c.create(kube::namespacesResource(), "", ns).isOk());
+  auto secrets = provider::kubernetes::credentialSecrets(cluster, pki->files);
+  ASSERT_TRUE(secrets.isOk()) << secrets.status().toString();
+  for (const auto& secret : *secrets)
+    ASSERT_TRUE(c.create(kube::secretsResource(), "herd-alpha", secret).isOk());
+  auto got = c.get(kube::clustersResource(), "", "alpha");
+  ASSERT_TRUE(got.isOk());
+  (*got)["status"]["endpoint"] = "https://alpha.herd.example.com:443";
+  ASSERT_TRUE(c.updateStatus(kube::clustersResource(), "", *got).isOk());
+
+  auto r = runHerd(args({"join-command", "alpha", "--node-name", "node-7"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string ca = dir.write("ca.crt", pki->files.at("pki/ca.crt").data);
+  auto hash = runCommand({"sh", "-c",
+                          "openssl x509 -in " + ca +
+                              " -pubkey -noout | openssl pkey -pubin -outform der | "
+                              "openssl dgst -sha256 -hex | sed 's/^.* //'"});
+  ASSERT_TRUE(hash.isOk() && hash->exit_code == 0);
+  std::string expected_hash = hash->out.substr(0, hash->out.find('\n'));
+  ASSERT_EQ(expected_hash.size(), 64u) << hash->out;
+  EXPECT_NE(r.out.find("kubeadm join alpha.herd.example.com:443 --token " + pki->token.toString() +
+                       " --discovery-token-ca-cert-hash sha256:" + expected_hash + "\n"),
+            std::string::npos)
+      << r.out;
+  // The node's private key, the gateway's host key pinned at its address, and the tunnel as
+  // the tenant's SSH user binding the node's name.
+  EXPECT_NE(r.out.find(pki->files.at("ssh/node_ed25519_key").data), std::string::npos);
+  EXPECT_NE(r.out.find("echo '[gateway.example.com]:2222 ssh-ed25519 "
+                       "AAAAC3NzaC1lZDI1NTE5AAAAIHerdGatewayHostKeyForTests0000000000000' > "
+                       "/etc/herd/known_hosts"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("-p 2222 -R node-7:10250:127.0.0.1:10250 alpha@gateway.example.com\n"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("StrictHostKeyChecking=yes"), std::string::npos);
+
+  // The printed script is valid shell.
+  auto syntax = runCommand({"sh", "-n", "-c", r.out});
+  ASSERT_TRUE(syntax.isOk());
+  EXPECT_EQ(syntax->exit_code, 0) << syntax->err;
+
+  std::string bad_key = dir.write("bad.pub", "not a key\n");
+  auto bad = runHerd(with({"join-command", "alpha", "--tunnel-address", "gw:2222",
+                           "--tunnel-host-key-file", bad_key}));
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("not an OpenSSH public key"), std::string::npos) << bad.err;
 }
 
 }  // namespace

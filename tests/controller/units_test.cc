@@ -57,15 +57,15 @@ TEST(GatewayPortAllocatorTest, ExhaustedRangeSaysSo) {
   EXPECT_NE(none.status().message().find("100-100"), std::string::npos);
 }
 
-TEST(TenantRestConfigTest, WithoutAdminKubeconfigIsAClearError) {
+TEST(TenantRestConfigTest, WithoutHerdsKubeconfigIsAClearError) {
   auto c = tenantRestConfig({}, "https://x:6443");
   ASSERT_FALSE(c.isOk());
-  EXPECT_NE(c.status().message().find("admin.conf"), std::string::npos);
+  EXPECT_NE(c.status().message().find("herd.conf"), std::string::npos);
 }
 
-TEST(TenantRestConfigTest, PointsTheAdminKubeconfigAtTheGivenServer) {
+TEST(TenantRestConfigTest, PointsHerdsKubeconfigAtTheGivenServer) {
   pki::PkiFiles files;
-  files["admin.conf"].data = R"(apiVersion: v1
+  files["herd.conf"].data = R"(apiVersion: v1
 kind: Config
 clusters:
 - name: demo
@@ -87,6 +87,10 @@ current-context: admin@demo
   EXPECT_EQ(c->tls_server_name, "demo.herd.localhost");
   EXPECT_EQ(c->ca_pem, "CA");
   EXPECT_EQ(c->bearer_token, "secret");
+  // The public name, when given, is the server name whatever the kubeconfig says.
+  auto named = tenantRestConfig(files, "https://127.0.0.1:17001", "demo.example.com");
+  ASSERT_TRUE(named.isOk());
+  EXPECT_EQ(named->tls_server_name, "demo.example.com");
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "kube/herd_resources.h"
+#include "provider/kubernetes/credentials.h"
 #include "render/mounts.h"
 #include "render/render.h"
 
@@ -251,7 +252,22 @@ Result<pki::PkiFiles> LocalProvider::loadCredentials(const api::Cluster& cluster
 Status LocalProvider::storeCredentials(const api::Cluster& cluster, const pki::PkiFiles& files) {
   std::lock_guard lock(mu_);
   HERD_ASSIGN_OR_RETURN(TenantState * state, tenant(cluster.metadata.name));
-  return state->storeCredentials(files);
+  HERD_RETURN_IF_ERROR(state->storeCredentials(files));
+  if (options_.seed == nullptr) return Status::ok();
+  // The same Secrets the kubernetes provider keeps, so that `herd kubeconfig` and
+  // `herd join-command` read a local tenant as they read any other.
+  HERD_ASSIGN_OR_RETURN(auto secrets, provider::kubernetes::credentialSecrets(cluster, files));
+  for (const auto& secret : secrets) {
+    std::string ns = secret["metadata"].value("namespace", "");
+    std::string name = secret["metadata"].value("name", "");
+    std::string key = ns + "/secret/" + name;
+    if (auto it = published_.find(key); it != published_.end() && it->second == secret) continue;
+    auto applied = options_.seed->patch(kube::secretsResource(), ns, name, kube::PatchType::kApply,
+                                        secret.dump(), {"herd", true});
+    if (!applied) return applied.status().withContext("store " + name + " in the seed");
+    published_[key] = secret;
+  }
+  return Status::ok();
 }
 
 Result<render::Topology> LocalProvider::topology(const api::Cluster& cluster) {
@@ -491,6 +507,10 @@ Result<bool> LocalProvider::removeTenant(const api::Cluster& cluster) {
     for (auto it = published_.begin(); it != published_.end();) {
       if (!it->first.starts_with(ns + "/")) {
         ++it;
+        continue;
+      }
+      if (it->first.starts_with(ns + "/secret/")) {  // they go with the namespace
+        it = published_.erase(it);
         continue;
       }
       auto removed =
