@@ -89,7 +89,6 @@ class TenantControlPlane {
     t.etcd_client = {client, ""};
     t.etcd_peer = {peer, ""};
     t.etcd_metrics = {metrics, ""};
-    etcd_metrics_port_ = metrics;
     t.apiserver_bind_address = "127.0.0.1";
     t.apiserver_port = {api_port_, ""};
     auto specs = render::renderControlPlane(cluster_, platform, t);
@@ -142,16 +141,6 @@ class TenantControlPlane {
     processes_.push_back(std::move(*p));
     return true;
   }
-  // etcd's /health on its plain-HTTP metrics listener, as the rendered probes ask it.
-  bool etcdHealthy(std::chrono::milliseconds timeout) {
-    return herd::testing::eventually(
-        [&] {
-          std::string r = herd::testing::httpOnLoopback(etcd_metrics_port_, "/health");
-          return r.find("\"health\":\"true\"") != std::string::npos;
-        },
-        timeout);
-  }
-
   Result<Process> startApiServer(std::vector<std::string> extra = {},
                                  const std::string& log = "kube-apiserver.log") {
     std::vector<std::string> argv{kubeBinDir() + "/kube-apiserver"};
@@ -227,7 +216,6 @@ class TenantControlPlane {
   std::string root_;
   pki::PkiResult pki_;
   int api_port_ = 0;
-  int etcd_metrics_port_ = 0;
   std::vector<std::string> etcd_args_, api_args_;
   std::string admin_conf_, herd_conf_;
   std::vector<Process> processes_;  // etcd, then the apiservers
@@ -256,12 +244,13 @@ class KubeApiServerStandinTest : public ::testing::Test {
       if (!tenant_.startEtcd()) {
         GTEST_SKIP() << "a real kube-apiserver needs the tenant's etcd, and etcd is not installed";
       }
-      ASSERT_TRUE(tenant_.etcdHealthy(60s)) << tenant_.log("etcd.log");
     }
     auto api = tenant_.startApiServer(std::move(extra));
     ASSERT_TRUE(api.isOk()) << api.status().message();
     tenant_.processes_.push_back(std::move(*api));
-    ASSERT_TRUE(tenant_.waitReady(90s)) << tenant_.log();
+    // A real one is ready once etcd is (its /readyz checks etcd).
+    ASSERT_TRUE(tenant_.waitReady(90s))
+        << tenant_.log() << (runningReal() ? "\netcd:\n" + tenant_.log("etcd.log") : "");
     // admin.conf carries group kubeadm:cluster-admins, which the cluster-admin binding that
     // kubeadm and herd create lets in; herd.conf (system:masters) creates it.
     // (A manifest: kubectl's generators, `create clusterrolebinding`, send protobuf, which the
@@ -413,6 +402,25 @@ TEST_F(KubeApiServerStandinTest, BootstrapTokensAuthenticateAsTheRealServer) {
   auto bad = tenant_.get("/api", "", "", wrong);
   ASSERT_TRUE(bad.isOk());
   EXPECT_EQ(bad->status, 401);
+}
+
+TEST_F(KubeApiServerStandinTest, TokenFileUsersAuthenticateAsTheRealServer) {
+  std::string file = tenant_.dir_.write(
+      "tokens.csv", "# token,user,uid,groups\nsecret-token-1,ci-bot,1001,\"team-a,team-b\"\n");
+  ASSERT_NO_FATAL_FAILURE(serve({"--token-auth-file=" + file}));
+  if (IsSkipped()) return;
+  auto review = tenant_.post(
+      "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+      R"({"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"})", "secret-token-1");
+  ASSERT_TRUE(review.isOk()) << review.status().message();
+  ASSERT_EQ(review->status, 201) << review->body;
+  auto user = nlohmann::json::parse(review->body)["status"]["userInfo"];
+  EXPECT_EQ(user["username"], "ci-bot");
+  EXPECT_EQ(user["uid"], "1001");
+  EXPECT_EQ(user["groups"], nlohmann::json({"team-a", "team-b", "system:authenticated"}));
+  auto forbidden = tenant_.get("/api/v1/namespaces", "", "", "secret-token-1");
+  ASSERT_TRUE(forbidden.isOk());
+  EXPECT_EQ(forbidden->status, 403) << "no RBAC binding for ci-bot";
 }
 
 TEST_F(KubeApiServerStandinTest, RefusesAnUnknownFlagAsPflagDoes) {
