@@ -1,6 +1,7 @@
 #include "api_server.h"
 
 #include <atomic>
+#include <ctime>
 #include <thread>
 
 #include "authn.h"
@@ -101,6 +102,8 @@ class ApiServer::Impl {
   Status restore(const std::string& text) { return store_.restore(text); }
 
  private:
+  bool authenticateBootstrapToken(const HttpRequest& req, Identity& id);
+  bool isClusterAdmin(const Identity& id) const;
   HttpResponse handleResource(const HttpRequest& req, const Identity& id, HttpResponse res,
                               const std::string& group, const std::string& version,
                               const std::vector<std::string>& rest);
@@ -112,6 +115,9 @@ class ApiServer::Impl {
   Watches watches_;
   Discovery discovery_;
   ResourceHandler resources_;
+  ResourceTypePtr secrets_ = registry_->find("", "v1", "secrets");
+  ResourceTypePtr cluster_role_bindings_ =
+      registry_->find("rbac.authorization.k8s.io", "v1", "clusterrolebindings");
   // Guarded by the store's mutex.
   bool stopping_ = false;
   int fail_count_ = 0;
@@ -129,12 +135,16 @@ HttpResponse ApiServer::Impl::handle(const HttpRequest& req) {
   res.setHeader("Date", httpDate());
 
   Identity id;
-  if (!authenticate(req, options_.tokens, id)) {
-    return errorResponse(std::move(res), {401, "Unauthorized", "Unauthorized"});
-  }
+  bool known = authenticate(req, options_.tokens, id, options_.anonymous_auth);
+  // As kube-apiserver's union of authenticators: the bootstrap one after certificates and
+  // the token file.
+  if (!known && options_.bootstrap_token_auth) known = authenticateBootstrapToken(req, id);
+  if (!known) return errorResponse(std::move(res), {401, "Unauthorized", "Unauthorized"});
   res.setHeader("X-Kubernetes-Pf-Flowschema-Uid", kFlowSchemaUid);
   res.setHeader("X-Kubernetes-Pf-Prioritylevel-Uid", kPriorityLevelUid);
+  id.cluster_admin = isClusterAdmin(id);
   if (auto e = impersonate(req, id)) return forbiddenResponse(std::move(res), *e);
+  id.cluster_admin = isClusterAdmin(id);
 
   bool health = req.path == "/healthz" || req.path == "/readyz" || req.path == "/livez";
   if (!health) {
@@ -176,6 +186,37 @@ HttpResponse ApiServer::Impl::handle(const HttpRequest& req) {
   if (!resource_path) return discovery_.serve(req, id, std::move(res));
   if (!registry_->servesGroupVersion(group, version)) return plainNotFound(std::move(res));
   return handleResource(req, id, std::move(res), group, version, rest);
+}
+
+bool ApiServer::Impl::authenticateBootstrapToken(const HttpRequest& req, Identity& id) {
+  auto token_id = bootstrapTokenId(req);
+  if (!token_id || !secrets_) return false;
+  std::optional<Json> secret;
+  {
+    std::lock_guard lock(store_.mutex());
+    secret = store_.find(*secrets_, "kube-system", "bootstrap-token-" + *token_id);
+  }
+  if (!secret) return false;
+  auto user = bootstrapTokenUser(req, *secret, static_cast<long long>(std::time(nullptr)));
+  if (!user) return false;
+  id.authenticated = true;
+  id.user = *user;
+  id.user.groups.push_back("system:authenticated");
+  return true;
+}
+
+bool ApiServer::Impl::isClusterAdmin(const Identity& id) const {
+  if (!id.authenticated || !cluster_role_bindings_) return false;
+  std::vector<Json> bindings;
+  {
+    std::lock_guard lock(store_.mutex());
+    store_.storage().list(cluster_role_bindings_->storageKey(), "", "",
+                          [&](const std::string&, const Json& binding) {
+                            bindings.push_back(binding);
+                            return true;
+                          });
+  }
+  return boundToClusterAdmin(id.user, bindings);
 }
 
 HttpResponse ApiServer::Impl::handleResource(const HttpRequest& req, const Identity& id,

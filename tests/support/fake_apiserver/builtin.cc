@@ -40,6 +40,14 @@ void validateName(const ResourceType& type, const Json& meta, FieldErrors& errs)
   if (type.resource == "namespaces") {
     if (name.size() > 63) errs.invalid(path, name, "must be no more than 63 characters");
     if (!std::regex_match(name, kLabel)) errs.invalid(path, name, kLabelMessage);
+  } else if (type.group == "rbac.authorization.k8s.io") {
+    // RBAC names are path segments (path.IsValidPathSegmentName): "kubeadm:cluster-admins",
+    // "system:node" are valid.
+    if (name == "." || name == "..") errs.invalid(path, name, "may not be '" + name + "'");
+    for (const char* bad : {"/", "%"}) {
+      if (name.find(bad) != std::string::npos)
+        errs.invalid(path, name, std::string("may not contain '") + bad + "'");
+    }
   } else if (type.resource == "services") {
     if (name.size() > 63) errs.invalid(path, name, "must be no more than 63 characters");
     if (!std::regex_match(name, kDns1035)) errs.invalid(path, name, kDns1035Message);

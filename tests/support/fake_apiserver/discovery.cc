@@ -1,6 +1,9 @@
 #include "discovery.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <set>
 
 #include "common/files.h"
 #include "responses.h"
@@ -19,6 +22,86 @@ std::vector<Json> Discovery::crds() const {
   return out;
 }
 
+namespace {
+
+// The checks of kube-apiserver v1.32 in its order, as recorded in
+// ../shared/kubernetes/kubectl/{livez,readyz}-verbose.txt. /healthz runs the /livez checks
+// (the apiserver adds its health checks and post-start hooks to both); /readyz adds three.
+constexpr std::string_view kHealthChecks[] = {
+    "ping",
+    "log",
+    "etcd",
+    "etcd-readiness",
+    "informer-sync",
+    "poststarthook/start-apiserver-admission-initializer",
+    "poststarthook/generic-apiserver-start-informers",
+    "poststarthook/priority-and-fairness-config-consumer",
+    "poststarthook/priority-and-fairness-filter",
+    "poststarthook/storage-object-count-tracker-hook",
+    "poststarthook/start-apiextensions-informers",
+    "poststarthook/start-apiextensions-controllers",
+    "poststarthook/crd-informer-synced",
+    "poststarthook/start-system-namespaces-controller",
+    "poststarthook/start-cluster-authentication-info-controller",
+    "poststarthook/start-kube-apiserver-identity-lease-controller",
+    "poststarthook/start-kube-apiserver-identity-lease-garbage-collector",
+    "poststarthook/start-legacy-token-tracking-controller",
+    "poststarthook/start-service-ip-repair-controllers",
+    "poststarthook/rbac/bootstrap-roles",
+    "poststarthook/scheduling/bootstrap-system-priority-classes",
+    "poststarthook/priority-and-fairness-config-producer",
+    "poststarthook/bootstrap-controller",
+    "poststarthook/aggregator-reload-proxy-client-cert",
+    "poststarthook/start-kube-aggregator-informers",
+    "poststarthook/apiservice-status-local-available-controller",
+    "poststarthook/apiservice-status-remote-available-controller",
+    "poststarthook/apiservice-registration-controller",
+    "poststarthook/apiservice-discovery-controller",
+    "poststarthook/kube-apiserver-autoregistration",
+    "autoregister-completion",
+    "poststarthook/apiservice-openapi-controller",
+    "poststarthook/apiservice-openapiv3-controller",
+    "shutdown",
+};
+
+bool readinessOnly(std::string_view check) {
+  return check == "etcd-readiness" || check == "informer-sync" || check == "shutdown";
+}
+
+}  // namespace
+
+// Every check passes: the fake has nothing that could be unready. ?verbose lists them,
+// ?exclude=<check> (repeatable) marks them excluded, as the real handler does.
+HttpResponse Discovery::serveHealth(const HttpRequest& req, HttpResponse res) const {
+  const std::string endpoint = req.path.substr(1);
+  res.status = 200;
+  res.setHeader("Content-Type", "text/plain; charset=utf-8");
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  if (!req.param("verbose")) {
+    res.body = "ok";
+    return res;
+  }
+  std::set<std::string> excluded;
+  for (auto [it, end] = req.query.equal_range("exclude"); it != end; ++it) {
+    excluded.insert(it->second);
+  }
+  std::string body;
+  for (std::string_view check : kHealthChecks) {
+    if (endpoint != "readyz" && readinessOnly(check)) continue;
+    bool skip = excluded.erase(std::string(check)) > 0;
+    body += fmt::format("[+]{} {}ok\n", check, skip ? "excluded: " : "");
+  }
+  if (!excluded.empty()) {
+    std::vector<std::string> missing(excluded.begin(), excluded.end());
+    std::string quoted;
+    for (const auto& m : missing) quoted += (quoted.empty() ? "" : ",") + ("\"" + m + "\"");
+    body += fmt::format("warn: some health checks cannot be excluded: no matches for {}\n", quoted);
+  }
+  body += endpoint + " check passed\n";
+  res.body = std::move(body);
+  return res;
+}
+
 HttpResponse Discovery::serve(const HttpRequest& req, const Identity& id, HttpResponse res) const {
   const std::string& path = req.path;
   if (!authorizePath(id, path)) {
@@ -30,13 +113,7 @@ HttpResponse Discovery::serve(const HttpRequest& req, const Identity& id, HttpRe
                               Json::object()});
   }
   if (path == "/healthz" || path == "/readyz" || path == "/livez") {
-    res.status = 200;
-    res.setHeader("Content-Type", "text/plain; charset=utf-8");
-    res.setHeader("X-Content-Type-Options", "nosniff");
-    res.body = "ok";
-    if (req.param("verbose"))
-      res.body = "[+]ping ok\n[+]etcd ok\n" + std::string(path.substr(1)) + " check passed\n";
-    return res;
+    return serveHealth(req, std::move(res));
   }
   if (path == "/version" || path == "/version/")
     return jsonResponse(std::move(res), 200, registry_.version());

@@ -23,6 +23,7 @@ class Discovery {
 
  private:
   HttpResponse serveOpenApi(const HttpRequest& req, HttpResponse res) const;
+  HttpResponse serveHealth(const HttpRequest& req, HttpResponse res) const;
   // The stored CRDs, oldest name first.
   std::vector<Json> crds() const;
 

@@ -52,12 +52,17 @@ Result<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServerOptions
   HERD_ASSIGN_OR_RETURN(KeyPair admin, loadOrMake(dir, "admin", [&] {
                           return issueLeaf(ca, {"herd-admin", {"system:masters"}, {}, {}, false});
                         }));
-  HERD_ASSIGN_OR_RETURN(KeyPair serving,
-                        issueLeaf(ca, {"kube-apiserver",
-                                       {},
-                                       {"localhost", "kubernetes", "kubernetes.default"},
-                                       {"127.0.0.1"},
-                                       true}));
+  KeyPair serving{options.serving_cert_pem, options.serving_key_pem};
+  if (serving.cert_pem.empty() != serving.key_pem.empty()) {
+    return Status::invalid("a serving certificate needs its key, and a key its certificate");
+  }
+  if (serving.cert_pem.empty()) {
+    HERD_ASSIGN_OR_RETURN(serving, issueLeaf(ca, {"kube-apiserver",
+                                                  {},
+                                                  {"localhost", "kubernetes", "kubernetes.default"},
+                                                  {"127.0.0.1"},
+                                                  true}));
+  }
   server->ca_cert_pem_ = ca.cert_pem;
   server->ca_key_pem_ = ca.key_pem;
   server->admin_cert_pem_ = admin.cert_pem;
@@ -70,7 +75,8 @@ Result<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServerOptions
     HERD_RETURN_IF_ERROR(server->api_->restore(state).withContext("load " + dir + "/state.json"));
   }
   ApiServer* api = server->api_.get();
-  HttpServerConfig http{options.host, options.port, serving.cert_pem, serving.key_pem, ca.cert_pem};
+  std::string client_ca = options.client_ca_pem.empty() ? ca.cert_pem : options.client_ca_pem;
+  HttpServerConfig http{options.host, options.port, serving.cert_pem, serving.key_pem, client_ca};
   HERD_ASSIGN_OR_RETURN(server->http_, HttpServer::start(http, [api](const HttpRequest& req) {
                           return api->handle(req);
                         }));

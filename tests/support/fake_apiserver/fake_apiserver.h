@@ -57,6 +57,20 @@ struct FakeApiServerOptions {
   int namespace_delete_seconds = 1;
   // Published in every namespace as ConfigMap kube-root-ca.crt; set by FakeApiServer.
   std::string root_ca_pem;
+
+  // The credentials of a tenant's own PKI, for the kube-apiserver stand-in: its serving
+  // certificate (PEM, the chain after the leaf) and key instead of the fake's own for
+  // 127.0.0.1, and the CA bundle that client certificates are verified against instead of the
+  // fake's CA (--client-ca-file). The fake's CA still signs adminKubeconfig() and
+  // issueClientCert(), which this bundle then does not accept.
+  std::string serving_cert_pem;
+  std::string serving_key_pem;
+  std::string client_ca_pem;
+  // --anonymous-auth: false turns requests without credentials into 401s.
+  bool anonymous_auth = true;
+  // --enable-bootstrap-token-auth: "<id>.<secret>" bearer tokens authenticate as
+  // system:bootstrap:<id> against Secret kube-system/bootstrap-token-<id>.
+  bool bootstrap_token_auth = false;
 };
 
 class ApiServer;

@@ -1,8 +1,9 @@
-// herd-standin: the test stand-in for kube-controller-manager and kube-scheduler, which cannot
-// be installed on herd's CI machines. Run under the real binary's name (the build makes
-// kube-standins/kube-controller-manager and kube-scheduler links to it), it takes that
-// binary's real command line, refuses what the real binary would refuse (command_line.h), and
-// does what herd observes of the real one:
+// herd-standin: the test stand-in for kube-apiserver, kube-controller-manager and
+// kube-scheduler, which cannot be installed on herd's CI machines. Run under the real binary's
+// name (the build makes kube-standins/<binary> links to it), it takes that binary's real
+// command line and refuses what the real binary would refuse (command_line.h).
+// kube-apiserver is the fake apiserver behind that command line (kube_apiserver.cc). The
+// other two do what herd observes of the real ones:
 // - holds the leader Lease on the tenant API (kube-system/<binary>, or the
 //   --leader-elect-resource-* flags) with the --leader-elect-* durations, when --leader-elect;
 // - serves /healthz, /livez and /readyz over HTTPS on --bind-address:--secure-port (defaults
@@ -11,11 +12,17 @@
 // - reads every file its flags name (kubeconfigs, certificates, keys) at start and exits 1
 //   naming the one that is missing, as the real binaries fail at start.
 // Stops on SIGTERM/SIGINT, releasing the Lease. Listens on loopback only.
+#include "standin.h"
+
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -30,6 +37,33 @@
 #include "tls_identity.h"
 
 namespace herd::standins {
+
+Result<std::string> recordedHelp(std::string_view binary) {
+  return files::read(fmt::format("{}/kubernetes/flags/{}-help.txt", HERD_SHARED_DIR, binary));
+}
+
+int failStart(std::string_view binary, const std::string& message) {
+  std::cerr << "Error: " << message << "\n";
+  std::cerr << fmt::format("Run '{} --help' for usage.\n", binary);
+  return 1;
+}
+
+bool isLoopback(const std::string& address) {
+  auto ip = net::IpAddress::parse(address);
+  return ip.isOk() && (ip->isV4() ? ip->bytes()[0] == 127 : ip->toString() == "::1");
+}
+
+std::string unreadable(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::close(fd);
+    return "";
+  }
+  std::string why = std::strerror(errno);
+  if (!why.empty()) why[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(why[0])));
+  return fmt::format("open {}: {}", path, why);
+}
+
 namespace {
 
 struct Binary {
@@ -38,13 +72,8 @@ struct Binary {
 };
 constexpr Binary kBinaries[] = {{"kube-controller-manager", 10257}, {"kube-scheduler", 10259}};
 
-// The version the stand-ins report: the release their flags were recorded from.
-constexpr std::string_view kVersion = "v1.32.0";
-
 int fail(std::string_view binary, const std::string& message) {
-  std::cerr << "Error: " << message << "\n";
-  std::cerr << fmt::format("Run '{} --help' for usage.\n", binary);
-  return 1;
+  return failStart(binary, message);
 }
 
 bool namesAFile(const std::string& flag) {
@@ -52,9 +81,7 @@ bool namesAFile(const std::string& flag) {
 }
 
 int run(const Binary& binary, const std::vector<std::string>& args) {
-  std::string help_path =
-      fmt::format("{}/kubernetes/flags/{}-help.txt", HERD_SHARED_DIR, binary.name);
-  auto help = files::read(help_path);
+  auto help = recordedHelp(binary.name);
   if (!help.isOk()) return fail(binary.name, "stand-in: " + help.status().message());
   auto line = parseCommandLine(args, parseHelp(*help));
   if (!line.isOk()) return fail(binary.name, line.status().message());
@@ -84,9 +111,7 @@ int run(const Binary& binary, const std::vector<std::string>& args) {
   if (!client.isOk()) return fail(binary.name, client.status().message());
 
   std::string bind = line->getOr("bind-address", "0.0.0.0");
-  auto ip = net::IpAddress::parse(bind);
-  bool loopback = ip.isOk() && (ip->isV4() ? ip->bytes()[0] == 127 : ip->toString() == "::1");
-  if (!loopback) {
+  if (!isLoopback(bind)) {
     return fail(
         binary.name,
         fmt::format(
@@ -190,9 +215,11 @@ int main(int argc, char** argv) {
     self = args.front();
     args.erase(args.begin());
   }
+  if (self == "kube-apiserver") return herd::standins::runKubeApiServer(args);
   for (const auto& binary : herd::standins::kBinaries) {
     if (self == binary.name) return herd::standins::run(binary, args);
   }
-  std::cerr << "herd-standin: run it as kube-controller-manager or kube-scheduler\n";
+  std::cerr << "herd-standin: run it as kube-apiserver, kube-controller-manager or "
+               "kube-scheduler\n";
   return 2;
 }
