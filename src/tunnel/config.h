@@ -21,17 +21,17 @@
 //     certFile: egress.crt
 //     keyFile: egress.key
 //     clientCaFile: tenants-ca.crt      # the handshake's bundle: every tenant's CA
-//
-// A TCP listener without `tenant:` serves every tenant, and every tenant then needs its own
-// CA (clientCaFile or clientCas): each tenant holds its CA's key, so a common name is believed
-// only from the CA of the tenant it names (tunnel/tenant_ca.h). A listener with `tenant:
-// alpha` trusts its clientCaFile (alpha's CA alone) for alpha, or alpha's own CA when given.
 //   peers:                                # other replicas (docs/tunnel.md)
 //     listen: 0.0.0.0:8132
 //     certFile: peer.crt
 //     keyFile: peer.key
 //     caFile: peer-ca.crt
 //     addresses: [gateway-1.herd:8132, gateway-2.herd:8132]
+//
+// A TCP listener without `tenant:` serves every tenant, and every tenant then needs its own
+// CA (clientCaFile or clientCas): each tenant holds its CA's key, so a common name is believed
+// only from the CA of the tenant it names (tunnel/tenant_ca.h). A listener with `tenant:
+// alpha` trusts its clientCaFile (alpha's CA alone) for alpha, or alpha's own CA when given.
 #pragma once
 
 #include <chrono>
