@@ -34,6 +34,12 @@ void Free::operator()(SSL* ssl) const {
 void Free::operator()(SSL_CTX* ctx) const {
   SSL_CTX_free(ctx);
 }
+void Free::operator()(X509_STORE* store) const {
+  X509_STORE_free(store);
+}
+void Free::operator()(X509_STORE_CTX* ctx) const {
+  X509_STORE_CTX_free(ctx);
+}
 
 std::string lastOpensslError() {
   std::string out;

@@ -26,6 +26,8 @@ struct Free {
   void operator()(stack_st_GENERAL_NAME* names) const;
   void operator()(SSL* ssl) const;
   void operator()(SSL_CTX* ctx) const;
+  void operator()(X509_STORE* store) const;
+  void operator()(X509_STORE_CTX* ctx) const;
 };
 template <typename T>
 using Handle = std::unique_ptr<T, Free>;
@@ -38,6 +40,8 @@ using X509ExtPtr = Handle<X509_extension_st>;
 using GeneralNamesPtr = Handle<stack_st_GENERAL_NAME>;
 using SslPtr = Handle<SSL>;
 using SslCtxPtr = Handle<SSL_CTX>;
+using X509StorePtr = Handle<X509_STORE>;
+using X509StoreCtxPtr = Handle<X509_STORE_CTX>;
 
 // "error:... (reason); error:..." for everything queued on this thread, then clears the queue.
 std::string lastOpensslError();

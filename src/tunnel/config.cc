@@ -5,9 +5,10 @@
 #include <nlohmann/json.hpp>
 
 #include "api/validation.h"
-#include "common/yaml.h"
 #include "common/files.h"
 #include "common/net.h"
+#include "common/yaml.h"
+#include "tunnel/tenant_ca.h"
 
 namespace herd::tunnel {
 namespace {
@@ -80,6 +81,36 @@ class Reader {
   std::string errors_;
 };
 
+// Each source is checked on its own, so that an error names the file or list entry at fault.
+void readClientCas(const json& t, const std::string& path, TenantConfig& tenant, Reader& r) {
+  auto add = [&](const std::string& field, std::string pem) {
+    if (auto store = makeTenantCaStore(pem); !store) {
+      r.fail(field, store.status().message());
+      return;
+    }
+    if (!pem.ends_with('\n')) pem += '\n';
+    tenant.client_ca_pem += pem;
+  };
+  std::string ca_file = r.file(t, "clientCaFile", path);
+  if (t.contains("clientCaFile") && t["clientCaFile"].is_string() && ca_file.empty()) {
+    r.fail(path + ".clientCaFile", "must name a file");
+  } else if (!ca_file.empty()) {
+    auto text = files::read(ca_file);
+    if (!text) {
+      r.fail(path + ".clientCaFile", text.status().message());
+    } else {
+      add(path + ".clientCaFile", std::move(text).value());
+    }
+  }
+  std::vector<std::string> inline_cas = r.strings(t, "clientCas", path);
+  if (t.contains("clientCas") && t["clientCas"].is_array() && t["clientCas"].empty()) {
+    r.fail(path + ".clientCas", "must list at least one CA certificate");
+  }
+  for (size_t i = 0; i < inline_cas.size(); ++i) {
+    add(fmt::format("{}.clientCas[{}]", path, i), std::move(inline_cas[i]));
+  }
+}
+
 void readTenants(const json& doc, TunnelConfig& config, Reader& r) {
   if (!doc.contains("tenants") || !doc["tenants"].is_array() || doc["tenants"].empty()) {
     r.fail("tenants", "must list at least one tenant");
@@ -125,6 +156,7 @@ void readTenants(const json& doc, TunnelConfig& config, Reader& r) {
       if (!isValidNodeAddress(node))
         r.fail(path + ".nodes", "\"" + node + "\" is not a node address");
     }
+    readClientCas(t, path, tenant, r);
     config.tenants.push_back(std::move(tenant));
   }
 }
@@ -135,6 +167,7 @@ void readConnect(const json& doc, TunnelConfig& config, Reader& r) {
     r.fail("connect", "must be a list of listeners");
     return;
   }
+  std::string shared_listener;  // the first TCP listener serving every tenant, for messages
   for (size_t i = 0; i < doc["connect"].size(); ++i) {
     const json& c = doc["connect"][i];
     std::string path = fmt::format("connect[{}]", i);
@@ -156,11 +189,29 @@ void readConnect(const json& doc, TunnelConfig& config, Reader& r) {
       if (!listener.tenant.empty() && config.findTenant(listener.tenant) == nullptr) {
         r.fail(path + ".tenant", "must name a tenant listed under tenants");
       }
+      if (listener.tenant.empty() && shared_listener.empty()) {
+        shared_listener = fmt::format("{} (tcp {})", path, listener.address);
+      }
     } else {
       r.fail(path, "must have unix: PATH (with tenant:) or tcp: HOST:PORT (with TLS files)");
       continue;
     }
     config.connect.push_back(std::move(listener));
+  }
+  if (shared_listener.empty() || !doc.contains("tenants") || !doc["tenants"].is_array()) return;
+  // Any tenant can sign any common name with its own CA: on a listener that serves them all,
+  // a name is believed only from the CA of the tenant it names, so each one must have a CA.
+  for (size_t i = 0; i < doc["tenants"].size(); ++i) {
+    const json& t = doc["tenants"][i];
+    // A CA that was given but is unreadable has its own error already.
+    if (!t.is_object() || t.contains("clientCaFile") || t.contains("clientCas")) continue;
+    std::string name =
+        t.contains("name") && t["name"].is_string() ? t["name"].get<std::string>() : std::string();
+    r.fail(fmt::format("tenants[{}]", i),
+           fmt::format("tenant \"{}\" needs clientCaFile or clientCas (its cluster CA, "
+                       "pki/ca.crt): {} serves every tenant and believes a client "
+                       "certificate's common name only from that tenant's own CA",
+                       name, shared_listener));
   }
 }
 

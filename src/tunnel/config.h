@@ -12,19 +12,26 @@
 //     nodeKeyFiles: [alpha/ssh/node_ed25519_key.pub]
 //     nodeKeys: ["ssh-ed25519 AAAA..."]
 //     nodes: [node-1, 10.0.0.5]       # optional: the only names alpha's nodes may bind
+//     clientCaFile: alpha/pki/ca.crt  # the only CA whose certificates may say CN=alpha
+//     clientCas: ["-----BEGIN CERTIFICATE-----..."]   # the same, inline (both may be given)
 //   connect:
 //   - unix: /run/herd/alpha-egress.sock   # kube-apiserver of alpha, same pod or host
 //     tenant: alpha
 //   - tcp: 0.0.0.0:8131                   # mutual TLS: the client certificate's CN is the tenant
 //     certFile: egress.crt
 //     keyFile: egress.key
-//     clientCaFile: tenants-ca.crt      #   (or alpha's CA alone, with tenant: alpha)
+//     clientCaFile: tenants-ca.crt      # the handshake's bundle: every tenant's CA
 //   peers:                                # other replicas (docs/tunnel.md)
 //     listen: 0.0.0.0:8132
 //     certFile: peer.crt
 //     keyFile: peer.key
 //     caFile: peer-ca.crt
 //     addresses: [gateway-1.herd:8132, gateway-2.herd:8132]
+//
+// A TCP listener without `tenant:` serves every tenant, and every tenant then needs its own
+// CA (clientCaFile or clientCas): each tenant holds its CA's key, so a common name is believed
+// only from the CA of the tenant it names (tunnel/tenant_ca.h). A listener with `tenant:
+// alpha` trusts its clientCaFile (alpha's CA alone) for alpha, or alpha's own CA when given.
 #pragma once
 
 #include <chrono>
@@ -43,6 +50,10 @@ struct TenantConfig {
   std::vector<std::string> node_keys;
   // When not empty, the only addresses this tenant's nodes may bind with -R.
   std::vector<std::string> nodes;
+  // PEM of the CA certificate(s) that may vouch for this tenant's name over TCP CONNECT
+  // listeners: clientCas and the contents of clientCaFile, checked to be CA certificates.
+  // Empty: the tenant is reachable only through its Unix socket or a TCP listener pinned to it.
+  std::string client_ca_pem;
 };
 
 struct TlsFiles {
@@ -58,7 +69,8 @@ struct ConnectListenerConfig {
   Kind kind = Kind::kUnix;
   std::string address;  // a socket path, or host:port
   // kUnix: every CONNECT on this socket is this tenant's. kTcp: when set, the only tenant
-  // the listener serves, and the client certificate's CN must name it.
+  // the listener serves, and the client certificate's CN must name it; when empty, every
+  // tenant with a client CA, each believed only from its own.
   std::string tenant;
   TlsFiles tls;  // kTcp
 };

@@ -19,6 +19,7 @@
 #include "tunnel/connect_request.h"
 #include "tunnel/http_reply.h"
 #include "tunnel/peer_forwarder.h"
+#include "tunnel/tenant_ca.h"
 #include "tunnel/tls_relay.h"
 
 namespace herd::tunnel {
@@ -43,6 +44,8 @@ struct ConnectListener::Impl {
   Metrics& metrics;
   PeerForwarder* peers;
   ossl::SslCtxPtr tls;
+  // kTcp: tenant -> the CAs that alone may vouch for its name (tenants[].clientCaFile).
+  std::map<std::string, ossl::X509StorePtr, std::less<>> tenant_cas;
   UniqueFd listen_fd;
   UniqueFd stop_fd;
   std::string address;
@@ -61,6 +64,7 @@ struct ConnectListener::Impl {
   void serve(uint64_t id, UniqueFd client);
   void servePlain(UniqueFd client, const std::string& tenant);
   void serveTls(UniqueFd client);
+  bool vouchedForByTenantCa(TlsSession& session, const std::string& tenant);
   void dispatch(const std::string& tenant, ConnectRequest request, std::string early,
                 UniqueFd stream);
 };
@@ -143,6 +147,35 @@ void ConnectListener::Impl::servePlain(UniqueFd client, const std::string& tenan
   dispatch(effective_tenant, std::move(parse.request), std::move(early), std::move(client));
 }
 
+// The handshake verified the certificate against the listener's bundle, which may hold every
+// tenant's CA; but each tenant signs with its own CA's key whatever name it likes, so the name
+// counts only if that tenant's CA issued the certificate. Answers 403 and logs when not.
+bool ConnectListener::Impl::vouchedForByTenantCa(TlsSession& session, const std::string& tenant) {
+  std::string reason;
+  if (auto ca = tenant_cas.find(tenant); ca != tenant_cas.end()) {
+    Status verified = session.verifyPeerAgainst(ca->second.get());
+    if (verified.isOk()) return true;
+    reason = fmt::format("the client certificate names tenant {} but {}'s CA did not issue it ({})",
+                         tenant, tenant, verified.message());
+  } else if (tenant == listener.tenant) {
+    // A pinned listener's bundle is documented to be its tenant's CA alone.
+    return true;
+  } else {
+    reason = fmt::format(
+        "tenant {} has no client CA in the gateway's tunnel config (tenants[].clientCaFile), so "
+        "no certificate may speak for it on a listener shared by several tenants",
+        tenant);
+  }
+  metrics.add(Metric::connect_foreign_ca_refusals);
+  log::root().warn("egress CONNECT refused: the client certificate is not from its tenant's CA",
+                   {{"tenant", tenant},
+                    {"issuer", session.peerIssuer()},
+                    {"listener", address},
+                    {"reason", reason}});
+  session.writeAll(httpError(403, reason));
+  return false;
+}
+
 void ConnectListener::Impl::serveTls(UniqueFd client) {
   auto accepted = TlsSession::accept(tls.get(), client.get(), kRequestTimeout);
   if (!accepted) {
@@ -177,6 +210,7 @@ void ConnectListener::Impl::serveTls(UniqueFd client) {
                          listener.tenant, tenant)));
     return;
   }
+  if (!peer_listener && !vouchedForByTenantCa(*session, tenant)) return;
   if (peer_listener) {
     if (parse.request.forwarded_tenant.empty()) {
       metrics.add(Metric::connect_bad_requests);
@@ -253,6 +287,14 @@ Result<std::unique_ptr<ConnectListener>> ConnectListener::start(
     impl->address = listener.address;
   } else {
     HERD_ASSIGN_OR_RETURN(impl->tls, makeTlsContext(listener.tls, /*server=*/true));
+    if (listener.kind == ConnectListenerConfig::Kind::kTcp) {
+      for (const TenantConfig& tenant : config.tenants) {
+        if (tenant.client_ca_pem.empty()) continue;
+        auto store = makeTenantCaStore(tenant.client_ca_pem);
+        if (!store) return store.status().withContext("client CA of tenant " + tenant.name);
+        impl->tenant_cas.emplace(tenant.name, std::move(store).value());
+      }
+    }
     HERD_ASSIGN_OR_RETURN(impl->listen_fd, net::listenTcp(listener.address));
     std::string host = listener.address.substr(0, listener.address.rfind(':'));
     impl->address = fmt::format("{}:{}", host, net::boundPort(impl->listen_fd.get()));

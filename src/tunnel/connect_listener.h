@@ -1,7 +1,8 @@
 // ConnectListener: the HTTP CONNECT endpoint a tenant's kube-apiserver reaches kubelets
 // through (egress selector, proxyProtocol: HTTPConnect). Over a Unix socket the listener is
 // one tenant's; over TCP it speaks mutual TLS and the client certificate's common name is the
-// tenant. `CONNECT node:10250` is handed to that node's session (a forwarded-tcpip channel);
+// tenant, believed only when that tenant's own CA issued the certificate (tenant_ca.h).
+// `CONNECT node:10250` is handed to that node's session (a forwarded-tcpip channel);
 // no session means a 502 with a reason, at once. One thread per connection, bounded; owned
 // by the Tunnel; start() and stop() from one thread.
 #pragma once

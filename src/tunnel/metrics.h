@@ -35,6 +35,8 @@ namespace herd::tunnel {
   X(connect_requests, counter, "CONNECT requests parsed")                                     \
   X(connect_bad_requests, counter, "connections that did not send a valid CONNECT")           \
   X(connect_tls_failures, counter, "TLS handshakes or client certificates refused")           \
+  X(connect_foreign_ca_refusals, counter,                                                     \
+    "client certificates refused: not issued by the CA of the tenant their CN names")         \
   X(connect_unknown_node, counter, "CONNECTs to a node with no session (502)")                \
   X(connect_peer_forwards, counter, "CONNECTs served through a peer replica")                 \
   X(streams_opened, counter, "forwarded-tcpip channels opened to nodes")                      \

@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <vector>
 
+#include "tunnel/tenant_ca.h"
+
 namespace herd::tunnel {
 namespace {
 
@@ -81,6 +83,16 @@ std::string TlsSession::peerCommonName() const {
     return {};
   }
   return cn;
+}
+
+std::string TlsSession::peerIssuer() const {
+  return issuerText(SSL_get0_peer_certificate(ssl_.get()));
+}
+
+Status TlsSession::verifyPeerAgainst(X509_STORE* cas) const {
+  // On a server, the peer's chain holds what the client sent after its own certificate.
+  return verifyClientChain(cas, SSL_get0_peer_certificate(ssl_.get()),
+                           SSL_get_peer_cert_chain(ssl_.get()));
 }
 
 long TlsSession::read(char* out, size_t size) {

@@ -33,6 +33,11 @@ class TlsSession {
 
   // The verified peer certificate's subject CN.
   std::string peerCommonName() const;
+  // The peer certificate's issuer, "CN=kubernetes", for log lines.
+  std::string peerIssuer() const;
+  // OK when the peer's certificate, with the chain it sent, also verifies against `cas` alone
+  // (the handshake checked it against the context's whole bundle).
+  Status verifyPeerAgainst(X509_STORE* cas) const;
   // Bytes read (> 0), 0 at EOF or error, -1 when the socket must be waited on.
   long read(char* out, size_t size);
   bool writeAll(std::string_view data, std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -2,6 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
+
+#include "pki/certificate.h"
+#include "pki/key.h"
+#include "support/test_env.h"
+
 namespace herd::gateway {
 namespace {
 
@@ -91,6 +98,43 @@ TEST(GatewayConfigTest, TunnelSectionUsesTheTunnelSchema) {
   auto bad = parseGatewayConfig("tunnel: {ssh: {bogus: 1}}");
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.status().message().find("tunnel"), std::string::npos) << bad.status().message();
+}
+
+// The tunnel tenants' client CAs come through the section too: the file is read relative to
+// the gateway's config, and a TCP listener shared by the tenants names the one without a CA.
+TEST(GatewayConfigTest, TunnelTenantsCarryTheCaThatVouchesForThem) {
+  herd::testing::TempDir dir;
+  auto key = pki::PrivateKey::generate(pki::KeyAlgorithm::kEcdsaP256);
+  ASSERT_TRUE(key.isOk());
+  pki::CertificateRequest request;
+  request.common_name = "kubernetes";
+  request.is_ca = true;
+  request.key_usage = pki::kCertSign | pki::kDigitalSignature;
+  request.not_before = pki::Clock::now();
+  request.not_after = pki::Clock::now() + std::chrono::hours(24);
+  auto ca = pki::Certificate::issue(request, *key, nullptr, *key);
+  ASSERT_TRUE(ca.isOk()) << ca.status().toString();
+  std::filesystem::create_directories(dir.file("alpha/pki"));
+  dir.write("alpha/pki/ca.crt", ca->toPem());
+  auto section = [](const std::string& alpha_ca) {
+    return "tunnel:\n  ssh: {listen: \"127.0.0.1:2222\", hostKeyFile: host_key}\n"
+           "  tenants: [{name: alpha, nodeKeys: [\"ssh-ed25519 AAAA n\"]" +
+           alpha_ca +
+           "}]\n"
+           "  connect: [{tcp: \"127.0.0.1:8131\", certFile: egress.crt, keyFile: egress.key, "
+           "clientCaFile: tenants-ca.crt}]\n";
+  };
+  auto with = parseGatewayConfig(section(", clientCaFile: alpha/pki/ca.crt"), dir.path());
+  ASSERT_TRUE(with.isOk()) << with.status().toString();
+  ASSERT_TRUE(with->tunnel.has_value());
+  EXPECT_EQ(with->tunnel->tenants[0].client_ca_pem, ca->toPem());
+  auto without = parseGatewayConfig(section(""), dir.path());
+  ASSERT_FALSE(without.isOk());
+  const std::string& m = without.status().message();
+  EXPECT_NE(m.find("tunnel"), std::string::npos) << m;
+  EXPECT_NE(m.find("tenants[0]: tenant \"alpha\" needs clientCaFile or clientCas"),
+            std::string::npos)
+      << m;
 }
 
 TEST(GatewayConfigTest, TenantPortsAreValidatedAgainstEachOtherAndTheListeners) {

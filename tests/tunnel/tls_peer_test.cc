@@ -1,6 +1,8 @@
 // The mutual-TLS CONNECT listener and replica forwarding, with tunnels in this process, real
 // OpenSSH clients on loopback and a PKI made by the openssl CLI: one CA per tenant (as herd
 // issues them), a CA for the gateway's serving certificate and one for the replicas' link.
+// The listener shared by several tenants is tested with tenants' credentials issued by herd's
+// own PKI code, whose tenant CAs all carry the same name, as kubeadm's do.
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -10,8 +12,15 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <sstream>
+
+#include "api/defaults.h"
 #include "common/files.h"
+#include "common/log.h"
 #include "common/socket.h"
+#include "pki/certificate.h"
+#include "pki/pki_store.h"
+#include "pki/tenant_pki.h"
 #include "tunnel/config.h"
 #include "tunnel/tunnel.h"
 #include "tunnel_harness.h"
@@ -45,6 +54,50 @@ void makeCert(TempDir& dir, const std::string& name, const std::string& cn, cons
            "-CAkey", dir.file(ca + ".key"), "-CAcreateserial", "-days", "1", "-extfile", ext,
            "-out", crt});
 }
+
+// One tenant's credentials as the herd controller issues them (pki::generatePki), written in
+// kubeadm's layout under `dir`/`label`. pki/ca.crt is the tenant's cluster CA, subject
+// "CN=kubernetes" like every tenant's; pki/apiserver-egress-client.crt is what its apiservers
+// present to the CONNECT listener, CN the cluster's name.
+struct HerdTenantPki {
+  HerdTenantPki(const TempDir& dir, const std::string& label, const std::string& cluster_name)
+      : root(dir.file(label)) {
+    api::Cluster cluster;
+    cluster.metadata.name = cluster_name;
+    api::applyDefaults(cluster);
+    auto pki = pki::generatePki(cluster, {});
+    EXPECT_TRUE(pki.isOk()) << pki.status().toString();
+    if (pki) {
+      EXPECT_TRUE(pki::writePkiDir(root, pki->files).isOk());
+    }
+  }
+  std::string file(const std::string& name) const { return root + "/pki/" + name; }
+  std::string caFile() const { return file("ca.crt"); }
+  std::string egressCert() const { return file("apiserver-egress-client.crt"); }
+  std::string egressKey() const { return file("apiserver-egress-client.key"); }
+
+  // What an admin of this tenant can get from its CA (a CSR for the signer
+  // kubernetes.io/kube-apiserver-client, or the key kube-controller-manager holds): a client
+  // certificate with any common name. Written to `prefix`.crt and .key.
+  void issueClient(const std::string& cn, const std::string& prefix) const {
+    auto ca = pki::Certificate::fromPem(files::read(caFile()).valueOr(""));
+    auto ca_key = pki::PrivateKey::fromPem(files::read(file("ca.key")).valueOr(""));
+    auto key = pki::PrivateKey::generate(pki::KeyAlgorithm::kEcdsaP256);
+    ASSERT_TRUE(ca.isOk() && ca_key.isOk() && key.isOk());
+    pki::CertificateRequest request;
+    request.common_name = cn;
+    request.key_usage = pki::kDigitalSignature | pki::kKeyEncipherment;
+    request.ext_key_usage = pki::kClientAuth;
+    request.not_before = pki::Clock::now() - 1h;
+    request.not_after = pki::Clock::now() + 24h;
+    auto cert = pki::Certificate::issue(request, *key, &*ca, *ca_key);
+    ASSERT_TRUE(cert.isOk()) << cert.status().toString();
+    ASSERT_TRUE(files::writeAtomic(prefix + ".crt", cert->toPem()).isOk());
+    ASSERT_TRUE(files::writeAtomic(prefix + ".key", key->toPem(), 0600).isOk());
+  }
+
+  std::string root;
+};
 
 constexpr const char* kClientExt = "extendedKeyUsage=clientAuth\n";
 constexpr const char* kServerExt =
@@ -89,6 +142,17 @@ class TlsClient {
       head += c;
     }
     return head;
+  }
+
+  // A refusal's body: everything up to the server's close.
+  std::string rest() {
+    std::string out;
+    char buffer[4096];
+    int n = 0;
+    while (out.size() < 65536 && (n = SSL_read(ssl_, buffer, sizeof buffer)) > 0) {
+      out.append(buffer, static_cast<size_t>(n));
+    }
+    return out;
   }
 
   bool write(const std::string& data) {
@@ -138,10 +202,12 @@ class TlsPeerTest : public ::testing::Test {
     for (auto& t : tunnels_) t->stop();
   }
 
-  Tunnel& start(const std::string& name, const std::string& extra) {
-    std::string yaml = tunnelConfig(*keys_, dir_.file(name + ".sock"), "127.0.0.1:0", extra);
+  Tunnel& start(const std::string& name, const std::string& extra, const TenantCaFiles& cas = {},
+                void (*edit)(TunnelConfig&) = nullptr) {
+    std::string yaml = tunnelConfig(*keys_, dir_.file(name + ".sock"), "127.0.0.1:0", extra, cas);
     auto config = TunnelConfig::parse(yaml, dir_.path());
     EXPECT_TRUE(config.isOk()) << config.status().toString();
+    if (edit != nullptr) edit(*config);
     auto tunnel = startTunnel(std::move(config).value());
     EXPECT_TRUE(tunnel.isOk()) << tunnel.status().toString();
     tunnels_.push_back(std::move(tunnel).value());
@@ -152,12 +218,14 @@ class TlsPeerTest : public ::testing::Test {
     return t;
   }
 
+  // `kubelet_port` 0: the shared echoing kubelet_.
   void connectNode(Tunnel& tunnel, const std::string& key, const std::string& tenant,
-                   const std::string& node) {
+                   const std::string& node, int kubelet_port = 0) {
     size_t before = tunnel.liveNodes();
-    auto p = Process::spawn(sshCommand({}, key, tenant, "127.0.0.1", tunnel.sshPort(),
-                                       dir_.file("known_hosts"), node, kubelet_.port()),
-                            outputTo("", dir_.file("ssh.err")));
+    auto p = Process::spawn(
+        sshCommand({}, key, tenant, "127.0.0.1", tunnel.sshPort(), dir_.file("known_hosts"), node,
+                   kubelet_port != 0 ? kubelet_port : kubelet_.port()),
+        outputTo("", dir_.file("ssh.err")));
     ASSERT_TRUE(p.isOk());
     nodes_.push_back(std::move(p).value());
     ASSERT_TRUE(eventually([&] { return tunnel.liveNodes() > before; }, 10s))
@@ -168,6 +236,26 @@ class TlsPeerTest : public ::testing::Test {
                                     const std::string& server_ca = "gateway-ca") {
     return std::make_unique<TlsClient>(address, dir_.file(name + ".crt"), dir_.file(name + ".key"),
                                        dir_.file(server_ca + ".crt"));
+  }
+  // A client presenting certificate and key files, trusting the gateway's serving CA.
+  std::unique_ptr<TlsClient> clientWith(const std::string& address, const std::string& cert,
+                                        const std::string& key) {
+    return std::make_unique<TlsClient>(address, cert, key, dir_.file("gateway-ca.crt"));
+  }
+
+  // A TCP listener without tenant: (the bundle in `ca_file`), or pinned to `tenant`.
+  std::string tcpListenerFile(const std::string& ca_file, const std::string& tenant = "") {
+    return fmt::format(
+        "- tcp: 127.0.0.1:0\n  certFile: server.crt\n  keyFile: server.key\n"
+        "  clientCaFile: {}\n{}",
+        ca_file, tenant.empty() ? "" : "  tenant: " + tenant + "\n");
+  }
+
+  static uint64_t metric(Tunnel& tunnel, const std::string& name) {
+    std::string text = tunnel.metricsText();
+    std::string line = "\nherd_tunnel_" + name + " ";
+    size_t at = text.find(line);
+    return at == std::string::npos ? ~0ull : std::stoull(text.substr(at + line.size()));
   }
 
   // Sends `request` as is on a Unix egress socket; the whole answer.
@@ -191,6 +279,8 @@ class TlsPeerTest : public ::testing::Test {
   TempDir dir_;
   // Echoes every stream, so that a working path is one byte sent and the same byte back.
   ScriptedService kubelet_{ScriptedService::Mode::kEcho};
+  // beta's node's own kubelet, where a test must tell whether anything reached beta.
+  ScriptedService beta_kubelet_{ScriptedService::Mode::kEcho};
   std::unique_ptr<Keys> keys_;
   std::vector<std::unique_ptr<Tunnel>> tunnels_;
   std::vector<Process> nodes_;
@@ -277,6 +367,106 @@ TEST_F(TlsPeerTest, ReplicaForwardsConnectToThePeerHoldingTheNode) {
   // The peer listener takes only the peer CA's certificates.
   auto tenant_at_peer = client(fmt::format("127.0.0.1:{}", port1), "alpha-client", "peer-ca");
   EXPECT_EQ(tenant_at_peer->connect("node-1:10250", "Herd-Forwarded-Tenant: alpha\r\n"), "");
+}
+
+// One TCP listener for several tenants, its handshake bundle holding every tenant's CA (all
+// named "CN=kubernetes"). alpha's admin holds alpha's CA key and can sign CN=beta; that
+// certificate passes the handshake but must never reach beta's node, because a common name
+// is believed only from the CA of the tenant it names.
+TEST_F(TlsPeerTest, SharedListenerBelievesACommonNameOnlyFromThatTenantsOwnCa) {
+  HerdTenantPki alpha_pki(dir_, "alpha-pki", "alpha");
+  HerdTenantPki beta_pki(dir_, "beta-pki", "beta");
+  // A third CA, in no tenant's config, that issued a certificate in alpha's name.
+  HerdTenantPki stranger_pki(dir_, "stranger-pki", "alpha");
+  alpha_pki.issueClient("beta", dir_.file("alpha-signed-beta"));
+  dir_.write("tenants-ca.crt", files::read(alpha_pki.caFile()).valueOr("") +
+                                   files::read(beta_pki.caFile()).valueOr(""));
+  Tunnel& tunnel =
+      start("gw", tcpListenerFile("tenants-ca.crt") + tcpListenerFile(alpha_pki.caFile(), "alpha"),
+            {alpha_pki.caFile(), beta_pki.caFile()});
+  ASSERT_EQ(tunnel.connectAddresses().size(), 3u);
+  const std::string shared = tunnel.connectAddresses()[1];
+  const std::string alpha_only = tunnel.connectAddresses()[2];
+  connectNode(tunnel, keys_->alpha, "alpha", "node-1");
+  connectNode(tunnel, keys_->beta, "beta", "beta-node", beta_kubelet_.port());
+
+  // (1) alpha's apiserver certificate, from alpha's CA, reaches alpha's node.
+  auto alpha = clientWith(shared, alpha_pki.egressCert(), alpha_pki.egressKey());
+  ASSERT_TRUE(alpha->handshake());
+  std::string head = alpha->connect("node-1:10250");
+  ASSERT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  EXPECT_TRUE(alpha->echoes());
+
+  // (2) CN=beta issued by alpha's CA: through the handshake (the bundle has alpha's CA), then
+  // 403, and nothing reaches beta's kubelet.
+  std::ostringstream log_lines;
+  log::setOutputForTesting(&log_lines);
+  auto forged =
+      clientWith(shared, dir_.file("alpha-signed-beta.crt"), dir_.file("alpha-signed-beta.key"));
+  ASSERT_TRUE(forged->handshake());
+  head = forged->connect("beta-node:10250");
+  log::setOutputForTesting(nullptr);
+  head += forged->rest();
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 403")) << head;
+  EXPECT_NE(head.find("names tenant beta but beta's CA did not issue it"), std::string::npos)
+      << head;
+  EXPECT_NE(log_lines.str().find("is not from its tenant's CA tenant=beta"), std::string::npos)
+      << log_lines.str();
+  EXPECT_EQ(metric(tunnel, "connect_foreign_ca_refusals_total"), 1u);
+  EXPECT_EQ(beta_kubelet_.accepted(), 0);
+  // The same certificate on alpha's own listener: its name is not alpha's.
+  auto forged_pinned = clientWith(alpha_only, dir_.file("alpha-signed-beta.crt"),
+                                  dir_.file("alpha-signed-beta.key"));
+  head = forged_pinned->connect("beta-node:10250");
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 403")) << head;
+  EXPECT_EQ(beta_kubelet_.accepted(), 0);
+
+  // beta's real certificate, from beta's CA, reaches beta's node.
+  auto beta = clientWith(shared, beta_pki.egressCert(), beta_pki.egressKey());
+  head = beta->connect("beta-node:10250");
+  ASSERT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  EXPECT_TRUE(beta->echoes());
+  EXPECT_EQ(beta_kubelet_.accepted(), 1);
+
+  // (3) A CA in no tenant's config, though named like theirs: refused at the handshake
+  // (TLS 1.3 reports it on the client's first read), before any CONNECT is looked at.
+  uint64_t tls_failures = metric(tunnel, "connect_tls_failures_total");
+  auto stranger = clientWith(shared, stranger_pki.egressCert(), stranger_pki.egressKey());
+  EXPECT_EQ(stranger->connect("node-1:10250"), "");
+  EXPECT_TRUE(eventually(
+      [&] { return metric(tunnel, "connect_tls_failures_total") == tls_failures + 1; }, 5s));
+  EXPECT_EQ(metric(tunnel, "connect_foreign_ca_refusals_total"), 1u);
+
+  // alpha's listener with alpha's CA keeps serving alpha.
+  auto pinned = clientWith(alpha_only, alpha_pki.egressCert(), alpha_pki.egressKey());
+  head = pinned->connect("node-1:10250");
+  ASSERT_TRUE(head.starts_with("HTTP/1.1 200")) << head;
+  EXPECT_TRUE(pinned->echoes());
+}
+
+// A config built in code (parse() refuses it) where beta has no CA: on the shared listener
+// even beta's genuine certificate is refused, with a 403 that says what is missing.
+TEST_F(TlsPeerTest, SharedListenerRefusesATenantWithoutACa) {
+  HerdTenantPki alpha_pki(dir_, "alpha-pki", "alpha");
+  HerdTenantPki beta_pki(dir_, "beta-pki", "beta");
+  dir_.write("tenants-ca.crt", files::read(alpha_pki.caFile()).valueOr("") +
+                                   files::read(beta_pki.caFile()).valueOr(""));
+  Tunnel& tunnel =
+      start("gw", tcpListenerFile("tenants-ca.crt"), {alpha_pki.caFile(), beta_pki.caFile()},
+            [](TunnelConfig& config) { config.tenants[1].client_ca_pem.clear(); });
+  connectNode(tunnel, keys_->beta, "beta", "beta-node", beta_kubelet_.port());
+
+  std::ostringstream log_lines;
+  log::setOutputForTesting(&log_lines);
+  auto beta = clientWith(tunnel.connectAddresses()[1], beta_pki.egressCert(), beta_pki.egressKey());
+  std::string head = beta->connect("beta-node:10250");
+  log::setOutputForTesting(nullptr);
+  head += beta->rest();
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 403")) << head;
+  EXPECT_NE(head.find("tenant beta has no client CA"), std::string::npos) << head;
+  EXPECT_NE(log_lines.str().find("is not from its tenant's CA tenant=beta"), std::string::npos)
+      << log_lines.str();
+  EXPECT_EQ(beta_kubelet_.accepted(), 0);
 }
 
 }  // namespace

@@ -48,7 +48,11 @@ Keys::Keys(const herd::testing::TempDir& dir)
       stranger(makeKey(dir, "stranger")) {}
 
 std::string tunnelConfig(const Keys& keys, const std::string& unix_path,
-                         const std::string& ssh_listen, const std::string& extra) {
+                         const std::string& ssh_listen, const std::string& extra,
+                         const TenantCaFiles& cas) {
+  auto ca = [](const std::string& file) {
+    return file.empty() ? std::string() : "  clientCaFile: " + file + "\n";
+  };
   return fmt::format(R"(ssh:
   listen: "{}"
   hostKeyFile: {}
@@ -58,14 +62,15 @@ std::string tunnelConfig(const Keys& keys, const std::string& unix_path,
 tenants:
 - name: alpha
   nodeKeyFiles: [{}.pub]
-- name: beta
+{}- name: beta
   nodeKeyFiles: [{}.pub]
   nodes: [beta-node]
-connect:
+{}connect:
 - unix: {}
   tenant: alpha
 {})",
-                     ssh_listen, keys.host, keys.alpha, keys.beta, unix_path, extra);
+                     ssh_listen, keys.host, keys.alpha, ca(cas.alpha), keys.beta, ca(cas.beta),
+                     unix_path, extra);
 }
 
 std::vector<std::string> sshCommand(const std::vector<std::string>& prefix, const std::string& key,

@@ -23,11 +23,17 @@ struct Keys {
   std::string stranger;
 };
 
-// A tunnel config (YAML) for alpha (may bind only `alpha_nodes` when not empty) and beta,
-// with alpha's egress on `unix_path`.
+// The CA files that may vouch for each tenant over TCP (tenants[].clientCaFile); empty: none.
+struct TenantCaFiles {
+  std::string alpha;
+  std::string beta;
+};
+
+// A tunnel config (YAML) for alpha and beta (which may bind only beta-node), with alpha's
+// egress on `unix_path`; `extra` is appended after that listener.
 std::string tunnelConfig(const Keys& keys, const std::string& unix_path,
                          const std::string& ssh_listen = "127.0.0.1:0",
-                         const std::string& extra = "");
+                         const std::string& extra = "", const TenantCaFiles& cas = {});
 
 // `ssh -N -R <bind>:<port>:127.0.0.1:<target_port>` as documented in docs/tunnel.md.
 // `prefix` runs it elsewhere (e.g. {"ip", "netns", "exec", "ns"}).

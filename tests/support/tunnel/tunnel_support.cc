@@ -78,6 +78,7 @@ void ScriptedService::acceptLoop() {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return;
     }
+    ++accepted_;
     ++active_;
     std::thread([this, fd] {
       serve(UniqueFd(fd));

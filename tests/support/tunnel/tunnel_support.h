@@ -47,6 +47,8 @@ class ScriptedService {
   ScriptedService& operator=(const ScriptedService&) = delete;
 
   int port() const { return port_; }
+  // Connections accepted so far: whether anything reached this service at all.
+  int accepted() const { return accepted_; }
 
  private:
   void acceptLoop();
@@ -59,6 +61,7 @@ class ScriptedService {
   std::thread acceptor_;
   std::atomic<bool> stopping_{false};
   std::atomic<int> active_{0};
+  std::atomic<int> accepted_{0};
 };
 
 }  // namespace herd::tunnel::testing
