@@ -51,14 +51,6 @@ void validateName(const ResourceType& type, const Json& meta, FieldErrors& errs)
   } else if (type.resource == "services") {
     if (name.size() > 63) errs.invalid(path, name, "must be no more than 63 characters");
     if (!std::regex_match(name, kDns1035)) errs.invalid(path, name, kDns1035Message);
-  } else if (type.group == "rbac.authorization.k8s.io") {
-    // RBAC names are path segments (ValidateRBACName): "system:node" and
-    // "kubeadm:bootstrap-signer-clusterinfo" are valid.
-    if (name == "." || name == "..") errs.invalid(path, name, "may not be '" + name + "'");
-    for (const char* bad : {"/", "%"}) {
-      if (name.find(bad) != std::string::npos)
-        errs.invalid(path, name, std::string("may not contain '") + bad + "'");
-    }
   } else {
     if (name.size() > 253) errs.invalid(path, name, "must be no more than 253 characters");
     if (!std::regex_match(name, kSubdomain)) errs.invalid(path, name, kSubdomainMessage);
