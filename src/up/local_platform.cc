@@ -18,6 +18,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/net.h"
+#include "common/socket.h"
 #include "common/yaml.h"
 #include "controller/controller.h"
 #include "gateway/gateway.h"
@@ -190,38 +191,61 @@ class Platform : public LocalPlatform {
     return Status::ok();
   }
 
-  Status writeKubeconfig(const pki::PkiFiles& files) {
-    std::string text = files.at("admin.conf").data;
-    // admin.conf names the public endpoint; the seed is reached on loopback directly, and its
-    // serving certificate names 127.0.0.1.
-    std::string public_url;
-    {
-      auto parsed = kube::parseKubeconfig(text, "/");
-      if (!parsed) return parsed.status();
-      auto rest = kube::resolveContext(*parsed, "");
-      if (!rest) return rest.status();
-      public_url = rest->server;
-    }
-    for (size_t at = 0; (at = text.find(public_url, at)) != std::string::npos;) {
-      text.replace(at, public_url.size(), seed_url_);
+  // A kubeconfig of the seed's PKI set pointed at the seed on loopback: admin.conf (and
+  // herd.conf) name the public endpoint, and the seed's serving certificate names 127.0.0.1.
+  Result<std::string> localKubeconfig(const pki::PkiFiles& files, const std::string& name) {
+    std::string text = files.at(name).data;
+    HERD_ASSIGN_OR_RETURN(auto parsed, kube::parseKubeconfig(text, "/"));
+    HERD_ASSIGN_OR_RETURN(auto rest, kube::resolveContext(parsed, ""));
+    for (size_t at = 0; (at = text.find(rest.server, at)) != std::string::npos;) {
+      text.replace(at, rest.server.size(), seed_url_);
       at += seed_url_.size();
     }
-    kubeconfig_ = seedKubeconfigPath(options_.state_dir);
-    HERD_RETURN_IF_ERROR(files::writeAtomic(kubeconfig_, text, 0600));
-    auto rest = kube::loadKubeconfig({kubeconfig_, "", ""});
+    return text;
+  }
+
+  Result<std::unique_ptr<kube::Client>> seedClient(const std::string& kubeconfig,
+                                                   const char* agent) {
+    auto rest = kube::loadKubeconfig({kubeconfig, "", ""});
     if (!rest) return rest.status();
-    rest->user_agent = "herd-up";
-    HERD_ASSIGN_OR_RETURN(seed_client_, kube::Client::create(*rest));
-    HERD_ASSIGN_OR_RETURN(tenant_seed_client_, kube::Client::create(*rest));
-    HERD_ASSIGN_OR_RETURN(controller_seed_client_, kube::Client::create(*rest));
+    rest->user_agent = agent;
+    return kube::Client::create(*rest);
+  }
+
+  // herd's own clients use herd.conf (system:masters); the user gets admin.conf, whose group
+  // herd binds to cluster-admin first, as kubeadm does.
+  Status writeKubeconfig(const pki::PkiFiles& files) {
+    HERD_ASSIGN_OR_RETURN(std::string herd_conf, localKubeconfig(files, "herd.conf"));
+    herd_kubeconfig_ = options_.state_dir + "/seed/herd.conf";
+    HERD_RETURN_IF_ERROR(files::writeAtomic(herd_kubeconfig_, herd_conf, 0600));
+    HERD_ASSIGN_OR_RETURN(seed_client_, seedClient(herd_kubeconfig_, "herd-up"));
+    HERD_ASSIGN_OR_RETURN(tenant_seed_client_, seedClient(herd_kubeconfig_, "herd-up"));
+    HERD_ASSIGN_OR_RETURN(controller_seed_client_, seedClient(herd_kubeconfig_, "herd-controller"));
     auto deadline = Clock::now() + options_.seed_timeout;
     while (true) {
       auto ready = seed_client_->get(kube::namespacesResource(), "", "default");
-      if (ready.isOk()) return Status::ok();
+      if (ready.isOk()) break;
       if (Clock::now() > deadline)
         return ready.status().withContext("the seed's kube-apiserver never became ready");
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
+    nlohmann::json binding = {
+        {"apiVersion", "rbac.authorization.k8s.io/v1"},
+        {"kind", "ClusterRoleBinding"},
+        {"metadata", {{"name", "kubeadm:cluster-admins"}}},
+        {"roleRef",
+         {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", "cluster-admin"}}},
+        {"subjects", nlohmann::json::array({{{"apiGroup", "rbac.authorization.k8s.io"},
+                                             {"kind", "Group"},
+                                             {"name", "kubeadm:cluster-admins"}}})}};
+    auto bound = seed_client_->patch({"rbac.authorization.k8s.io", "v1", "clusterrolebindings",
+                                      false, "ClusterRoleBinding"},
+                                     "", "kubeadm:cluster-admins", kube::PatchType::kApply,
+                                     binding.dump(), {"herd", true});
+    if (!bound) return bound.status().withContext("bind kubeadm:cluster-admins in the seed");
+    HERD_ASSIGN_OR_RETURN(std::string admin_conf, localKubeconfig(files, "admin.conf"));
+    kubeconfig_ = seedKubeconfigPath(options_.state_dir);
+    return files::writeAtomic(kubeconfig_, admin_conf, 0600);
   }
 
   Status installCrd() {
@@ -239,19 +263,41 @@ class Platform : public LocalPlatform {
     return Status::ok();
   }
 
+  // A port of the address nothing listens on now (the kernel's choice).
+  Result<int> freePort() {
+    HERD_ASSIGN_OR_RETURN(auto fd, net::listenTcp(net::formatHostPort(options_.address, 0), 1));
+    return net::boundPort(fd.get());
+  }
+
+  // The gateway's listeners: the TLS port asked for, else the one the last run used (tenant
+  // kubeconfigs name it), else a free one; HTTP and admin likewise.
   Status startGateway() {
     std::string ip = options_.address;
+    std::string path = options_.state_dir + "/gateway.yaml";
+    int tls = options_.gateway_port, http = 0, admin = 0;
+    if (auto previous = gateway::loadGatewayConfig(path); previous.isOk()) {
+      auto port = [](const std::string& listen) {
+        auto hp = net::parseHostPort(listen);
+        return hp ? static_cast<int>(hp->port) : 0;
+      };
+      if (tls == 0) tls = port(previous->tls_listen);
+      http = port(previous->http_listen);
+      admin = port(previous->admin_listen);
+    }
+    for (int* p : {&tls, &http, &admin}) {
+      if (*p != 0) continue;
+      auto free = freePort();
+      if (!free) return free.status().withContext("a port for the gateway");
+      *p = *free;
+    }
     std::string yaml = fmt::format(
         "listeners:\n  tls: \"{}\"\n  http: \"{}\"\n  admin: \"{}\"\nbaseDomain: {}\n",
-        net::formatHostPort(ip, static_cast<uint16_t>(options_.gateway_port)),
-        net::formatHostPort(ip, 0), net::formatHostPort(ip, 0), options_.base_domain);
-    std::string path = options_.state_dir + "/gateway.yaml";
+        net::formatHostPort(ip, static_cast<uint16_t>(tls)),
+        net::formatHostPort(ip, static_cast<uint16_t>(http)),
+        net::formatHostPort(ip, static_cast<uint16_t>(admin)), options_.base_domain);
     HERD_RETURN_IF_ERROR(files::writeAtomic(path, yaml, 0600));
     HERD_ASSIGN_OR_RETURN(auto base, gateway::loadGatewayConfig(path));
-    auto rest = kube::loadKubeconfig({kubeconfig_, "", ""});
-    if (!rest) return rest.status();
-    rest->user_agent = "herd-gateway";
-    HERD_ASSIGN_OR_RETURN(auto client, kube::Client::create(*rest));
+    HERD_ASSIGN_OR_RETURN(auto client, seedClient(herd_kubeconfig_, "herd-gateway"));
     gateway::SeedRouteSourceOptions o;
     o.base = std::move(base);
     o.base_path = path;
@@ -311,6 +357,7 @@ class Platform : public LocalPlatform {
   std::string seed_ca_;
   std::string seed_url_;
   std::string kubeconfig_;
+  std::string herd_kubeconfig_;
   int gateway_tls_port_ = 0;
   bool stopped_ = false;
 };

@@ -44,6 +44,8 @@ class UpTest : public ::testing::Test {
     if (up_ && up_->running() && up_->signal(SIGINT).isOk()) up_->waitFor(60s);
     testing::runHerd({"down", "--state-dir", state_});
     if (HasFailure()) {
+      if (const char* keep = std::getenv("HERD_E2E_KEEP"); keep != nullptr)
+        (void)runCommand({"cp", "-r", dir_.path(), keep});
       auto log = files::read(log_);
       std::cerr << "--- herd up output (tail) ---\n"
                 << (log ? log->substr(log->size() > 8000 ? log->size() - 8000 : 0) : "") << "\n";
@@ -140,7 +142,10 @@ TEST_F(UpTest, ClustersComeUpServeThroughTheGatewayStopCleanlyAndComeBack) {
   }
   // Each tenant's own API, through the gateway, by its name.
   for (const char* name : {"alpha", "beta"}) {
-    auto ns = kubectl(name, {"create", "namespace", std::string("only-in-") + name});
+    std::string manifest = dir_.write(std::string(name) + "-ns.yaml",
+                                      "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: only-in-" +
+                                          std::string(name) + "\n");
+    auto ns = kubectl(name, {"create", "-f", manifest});
     EXPECT_EQ(ns.exit_code, 0) << ns.err;
   }
   auto alpha = kubectl("alpha", {"get", "ns", "-o", "name"});
