@@ -36,6 +36,7 @@
 #include "common/process.h"
 #include "common/status.h"
 #include "common/unique_fd.h"
+#include "free_port.h"
 
 namespace {
 
@@ -43,18 +44,6 @@ using namespace herd;
 using namespace std::chrono_literals;
 
 constexpr const char* kHost = "alpha.herd.localhost";
-
-int freePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 int connectTo(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -89,6 +78,12 @@ struct Fatal : std::runtime_error {
 
 [[noreturn]] void die(const std::string& message) {
   throw Fatal(message);
+}
+
+int freePort() {
+  auto port = testing::findFreeLoopbackPort();
+  if (!port) die(port.status().toString());
+  return *port;
 }
 
 CommandResult mustRun(const std::vector<std::string>& argv, std::chrono::seconds timeout = 120s) {

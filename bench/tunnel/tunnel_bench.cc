@@ -36,7 +36,8 @@
 
 #include "common/files.h"
 #include "common/process.h"
-#include "tunnel/socket_util.h"
+#include "common/socket.h"
+#include "free_port.h"
 #include "tunnel_support.h"
 
 namespace {
@@ -133,7 +134,7 @@ bool sendAll(int fd, const char* data, size_t size) {
 }
 
 UniqueFd connectLoopback(int port) {
-  auto fd = tunnel::connectTcp(fmt::format("127.0.0.1:{}", port), 2s);
+  auto fd = net::connectTcp(fmt::format("127.0.0.1:{}", port), 2s);
   if (!fd) return {};
   int flags = ::fcntl(fd->get(), F_GETFL);
   ::fcntl(fd->get(), F_SETFL, flags & ~O_NONBLOCK);
@@ -462,9 +463,9 @@ LogLevel ERROR
   }
 
   static int freePort() {
-    auto fd = tunnel::listenTcp("127.0.0.1:0");
-    if (!fd) die(fd.status().toString());
-    return tunnel::boundPort(fd->get());
+    auto port = testing::findFreeLoopbackPort();
+    if (!port) die(port.status().toString());
+    return *port;
   }
 
   Options options_;

@@ -5,7 +5,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "api/yaml.h"
+#include "common/yaml.h"
 
 namespace herd::api {
 namespace {

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "api/cluster.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 
 namespace herd::embedded {
 extern const std::string_view kClusterCrdYaml;

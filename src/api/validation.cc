@@ -95,12 +95,20 @@ void validateResources(const Resources& r, const FieldPath& p, FieldErrors& errs
   check(r.requests, p.child("requests"), false);
 }
 
+// `version` is the cluster's spec.version; an unsupported one is reported on its own, and the
+// flags are then checked against the recorded --help alone.
 void validateExtraArgs(const std::map<std::string, std::string>& args, Binary binary,
-                       const FieldPath& p, FieldErrors& errs) {
+                       const std::optional<std::string>& version, const FieldPath& p,
+                       FieldErrors& errs) {
+  bool versioned = version && findRelease(*version) != nullptr;
   for (const auto& [flag, value] : args) {
     FieldPath fp = p.key(flag);
+    std::string removed_in = versioned ? flagRemovedIn(binary, flag, *version) : "";
     if (flag.starts_with("-")) {
       errs.invalid(fp, flag, "write the flag without its leading dashes");
+    } else if (!removed_in.empty()) {
+      errs.invalid(fp, flag,
+                   fmt::format("{} dropped this flag in {}", binaryName(binary), removed_in));
     } else if (!isKnownFlag(binary, flag)) {
       errs.invalid(fp, flag, fmt::format("not a flag of {}", binaryName(binary)));
     } else if (isManagedFlag(binary, flag)) {
@@ -109,7 +117,8 @@ void validateExtraArgs(const std::map<std::string, std::string>& args, Binary bi
   }
 }
 
-void validateControlPlane(const ControlPlaneSpec& cp, const FieldPath& p, FieldErrors& errs) {
+void validateControlPlane(const ControlPlaneSpec& cp, const std::optional<std::string>& version,
+                          const FieldPath& p, FieldErrors& errs) {
   struct Stateless {
     const ComponentSpec& spec;
     std::string_view field;
@@ -122,7 +131,7 @@ void validateControlPlane(const ControlPlaneSpec& cp, const FieldPath& p, FieldE
     FieldPath cpath = p.child(c.field);
     validateReplicas(c.spec.replicas, cpath.child("replicas"), errs);
     validateResources(c.spec.resources, cpath.child("resources"), errs);
-    validateExtraArgs(c.spec.extraArgs, c.binary, cpath.child("extraArgs"), errs);
+    validateExtraArgs(c.spec.extraArgs, c.binary, version, cpath.child("extraArgs"), errs);
   }
   FieldPath ep = p.child("etcd");
   const EtcdSpec& etcd = cp.etcd;
@@ -140,7 +149,7 @@ void validateControlPlane(const ControlPlaneSpec& cp, const FieldPath& p, FieldE
       errs.invalid(ep.child("storageSize"), etcd.storageSize->text, "must be greater than 0");
   }
   validateResources(etcd.resources, ep.child("resources"), errs);
-  validateExtraArgs(etcd.extraArgs, Binary::kEtcd, ep.child("extraArgs"), errs);
+  validateExtraArgs(etcd.extraArgs, Binary::kEtcd, version, ep.child("extraArgs"), errs);
 }
 
 std::optional<net::Cidr> validateCidr(const std::optional<std::string>& text, const FieldPath& p,
@@ -302,7 +311,7 @@ FieldErrors validateCluster(const Cluster& cluster) {
   } else if (!findRelease(*s.version)) {
     errs.notSupported(spec.child("version"), *s.version, supportedMinors());
   }
-  validateControlPlane(s.controlPlane, spec.child("controlPlane"), errs);
+  validateControlPlane(s.controlPlane, s.version, spec.child("controlPlane"), errs);
   validateNetwork(s.network, spec.child("network"), errs);
   if (s.expose.hostname && !isDns1123Subdomain(*s.expose.hostname)) {
     errs.invalid(spec.child("expose").child("hostname"), *s.expose.hostname,

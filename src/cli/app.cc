@@ -69,6 +69,7 @@ int run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   addPkiCommand(app, io, exit_code);
   addTunnelCommand(app, io, exit_code);
   addGatewayCommand(app, io, exit_code);
+  addKubeconfigCommand(app, io, exit_code);
   app.parse_complete_callback(
       [&] { log::configure(*log::parseLevel(log_level), *log::parseFormat(log_format)); });
 

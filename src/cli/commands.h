@@ -22,5 +22,6 @@ void addSeedCommands(CLI::App& app, Streams io, int& exit_code);
 void addPkiCommand(CLI::App& app, Streams io, int& exit_code);
 void addTunnelCommand(CLI::App& app, Streams io, int& exit_code);
 void addGatewayCommand(CLI::App& app, Streams io, int& exit_code);
+void addKubeconfigCommand(CLI::App& app, Streams io, int& exit_code);
 
 }  // namespace herd::cli

@@ -3,7 +3,7 @@
 #include <ostream>
 
 #include "api/codec.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 
 namespace herd::cli {
 
@@ -14,7 +14,7 @@ Result<OutputFormat> parseOutputFormat(const std::string& name) {
 }
 
 void printObject(std::ostream& out, const nlohmann::json& object, OutputFormat format) {
-  out << (format == OutputFormat::kYaml ? api::toYaml(object) : api::toJsonText(object));
+  out << (format == OutputFormat::kYaml ? toYaml(object) : api::toJsonText(object));
 }
 
 }  // namespace herd::cli

@@ -4,8 +4,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "api/cluster.h"
-
 namespace herd::cli {
 
 void addSeedFlags(CLI::App* cmd, SeedFlags& flags) {
@@ -19,11 +17,6 @@ Result<std::unique_ptr<kube::Client>> connectSeed(const SeedFlags& flags) {
   if (!rc) return rc.status().withContext("connect to the seed");
   rc->user_agent = "herd-cli";
   return kube::Client::create(*rc);
-}
-
-kube::ResourceRef clustersResource() {
-  return {std::string(api::kGroup), std::string(api::kVersion), std::string(api::kPlural), false,
-          std::string(api::kKind)};
 }
 
 Status explainSeedError(const Status& s, const std::string& cluster_name) {

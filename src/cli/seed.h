@@ -1,5 +1,6 @@
 // The seed API as the herd commands reach it: --kubeconfig/--context flags, the connection,
-// the Cluster resource, and errors explained in a user's terms. Internal to src/cli.
+// the Cluster resource (kube/herd_resources.h), and errors explained in a user's terms. Internal to
+// src/cli.
 #pragma once
 
 #include <memory>
@@ -7,6 +8,7 @@
 
 #include "common/status.h"
 #include "kube/client.h"
+#include "kube/herd_resources.h"
 
 namespace CLI {
 class App;
@@ -22,7 +24,7 @@ struct SeedFlags {
 // Adds --kubeconfig and --context to a command.
 void addSeedFlags(CLI::App* cmd, SeedFlags& flags);
 Result<std::unique_ptr<kube::Client>> connectSeed(const SeedFlags& flags);
-kube::ResourceRef clustersResource();
+using kube::clustersResource;
 // Rewrites the errors a user can act on: a seed without the Cluster CRD, a missing cluster.
 Status explainSeedError(const Status& s, const std::string& cluster_name = "");
 

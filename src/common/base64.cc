@@ -78,4 +78,17 @@ std::string base64UrlEncode(std::string_view data) {
   return out;
 }
 
+Result<std::string> base64UrlDecode(std::string_view text) {
+  std::string standard(text);
+  for (char& c : standard) {
+    // A token travels in URLs and headers, where whitespace or the standard alphabet means it
+    // was mangled on the way.
+    if (c == '+' || c == '/' || c == ' ' || c == '\t' || c == '\n' || c == '\r')
+      return Status::invalid("malformed base64url");
+    if (c == '-') c = '+';
+    if (c == '_') c = '/';
+  }
+  return base64Decode(standard);
+}
+
 }  // namespace herd

@@ -114,4 +114,76 @@ std::string Cidr::toString() const {
   return fmt::format("{}/{}", address_.toString(), prefix_);
 }
 
+namespace {
+
+// The longest text an error quotes: enough for any real address, short for a hostile one.
+constexpr size_t kQuotedMax = 64;
+
+std::string quoted(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text.substr(0, kQuotedMax)) {
+    out += c >= 0x20 && c < 0x7f ? c : '?';
+  }
+  if (text.size() > kQuotedMax) out += "...";
+  return out + "\"";
+}
+
+Status hostPortError(std::string_view text, std::string_view why) {
+  return Status::invalid(fmt::format("{} {}", quoted(text), why));
+}
+
+}  // namespace
+
+Result<HostPort> parseHostPort(std::string_view text, HostPortRules rules) {
+  HostPort out;
+  std::string_view rest;  // what follows the host: empty or ":port"
+  if (text.starts_with('[')) {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return hostPortError(text, "has no closing bracket");
+    std::string_view inside = text.substr(1, close - 1);
+    auto ip = IpAddress::parse(inside);
+    if (!ip || ip->isV4()) {
+      return hostPortError(text, "has no IPv6 address inside its brackets");
+    }
+    out.host = std::string(inside);
+    rest = text.substr(close + 1);
+    if (!rest.empty() && !rest.starts_with(':')) {
+      return hostPortError(text, "has something other than :port after its brackets");
+    }
+  } else {
+    size_t colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos) {
+      return hostPortError(text, "is an IPv6 address without brackets (want [address]:port)");
+    }
+    if (text.find_first_of("[]") != std::string_view::npos) {
+      return hostPortError(text, "has a bracket out of place (want [address]:port)");
+    }
+    out.host = std::string(text.substr(0, colon));
+    if (colon != std::string_view::npos) rest = text.substr(colon);
+    if (out.host.empty() && !rules.host_optional) return hostPortError(text, "has no host");
+  }
+  if (rest.empty()) {
+    if (!rules.port_optional) return hostPortError(text, "has no port (want host:port)");
+    return out;
+  }
+  std::string_view port = rest.substr(1);
+  unsigned value = 0;
+  // Five digits at most: from_chars would otherwise read "000080" as 80.
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || port.size() > 5 || ec != std::errc() || end != port.data() + port.size()) {
+    return hostPortError(text, "has a malformed port (want decimal digits)");
+  }
+  if (value > 65535 || (value == 0 && !rules.port_zero)) {
+    return hostPortError(
+        text, rules.port_zero ? "has a port outside 0-65535" : "has a port outside 1-65535");
+  }
+  out.port = static_cast<uint16_t>(value);
+  return out;
+}
+
+std::string formatHostPort(std::string_view host, uint16_t port) {
+  if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
 }  // namespace herd::net

@@ -1,5 +1,7 @@
 // IP addresses and CIDR prefixes (IPv4 and IPv6): parsing, containment, overlap and address
-// arithmetic, as the Cluster network settings and certificate SANs need them. Value types.
+// arithmetic, as the Cluster network settings and certificate SANs need them; and the one
+// parser of "host:port" for every listener, backend, CONNECT target, Host header and server URL.
+// Value types and pure functions; thread-safe.
 #pragma once
 
 #include <array>
@@ -62,5 +64,26 @@ class Cidr {
   IpAddress address_;
   int prefix_ = 0;
 };
+
+// A host and a port as an address or a URL authority writes them.
+struct HostPort {
+  std::string host;   // a name or an IP literal, without IPv6 brackets
+  uint16_t port = 0;  // 0 when the text had none (HostPortRules::port_optional)
+};
+
+// What a caller accepts beyond "host:port" with a host and a port from 1 to 65535.
+struct HostPortRules {
+  bool port_optional = false;  // "host" and "[v6]" alone parse, with port 0
+  bool host_optional = false;  // ":2222" parses, with an empty host (a listener's every address)
+  bool port_zero = false;      // port 0 parses (a listener's "any free port")
+};
+
+// "host:port", "[v6]:port". An IPv6 literal must stand in brackets (in "::1:80" the port
+// cannot be told from the address), and brackets hold an IPv6 literal and nothing else. The
+// port is decimal digits only. The error quotes `text` (made printable: it may be untrusted).
+Result<HostPort> parseHostPort(std::string_view text, HostPortRules rules = {});
+
+// "host:port", with brackets around an IPv6 host.
+std::string formatHostPort(std::string_view host, uint16_t port);
 
 }  // namespace herd::net

@@ -1,14 +1,15 @@
 #include "gateway/config.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "common/files.h"
+#include "common/net.h"
 #include "gateway/client_hello.h"
 
 namespace herd::gateway {
@@ -101,38 +102,14 @@ bool isDnsLabel(std::string_view name) {
 }  // namespace
 
 std::string BackendAddress::key() const {
-  if (ip.find(':') != std::string::npos) return fmt::format("[{}]:{}", ip, port);
-  return fmt::format("{}:{}", ip, port);
+  return net::formatHostPort(ip, port);
 }
 
 Result<BackendAddress> parseBackendAddress(std::string_view text) {
-  std::string_view host, port;
-  if (!text.empty() && text.front() == '[') {
-    auto close = text.find("]:");
-    if (close == std::string_view::npos) {
-      return Status::invalid(fmt::format("\"{}\": expected [ipv6]:port", text));
-    }
-    host = text.substr(1, close - 1);
-    port = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) {
-      return Status::invalid(fmt::format("\"{}\": expected ip:port", text));
-    }
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-  }
-  unsigned value = 0;
-  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
-  if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-    return Status::invalid(fmt::format("\"{}\": port must be 1..65535", text));
-  }
-  BackendAddress out{std::string(host), static_cast<uint16_t>(value)};
+  HERD_ASSIGN_OR_RETURN(auto parsed, net::parseHostPort(text));
+  BackendAddress out{std::move(parsed.host), parsed.port};
   if (out.ip == "localhost") out.ip = "127.0.0.1";
-  unsigned char buffer[16];
-  bool v4 = inet_pton(AF_INET, out.ip.c_str(), buffer) == 1;
-  bool v6 = !v4 && inet_pton(AF_INET6, out.ip.c_str(), buffer) == 1;
-  if (!v4 && !v6) {
+  if (!net::IpAddress::parse(out.ip)) {
     return Status::invalid(fmt::format("\"{}\": host must be an IP address", text));
   }
   return out;
@@ -157,8 +134,31 @@ Result<Millis> parseDuration(std::string_view text) {
   return Millis(value * scale);
 }
 
+std::string tenantPortConflict(const GatewayConfig& config, uint16_t port) {
+  if (port == 0) return "0 is not a port";
+  std::vector<std::pair<std::string, std::string>> listeners{{"listeners.tls", config.tls_listen},
+                                                             {"listeners.http", config.http_listen},
+                                                             {"listeners.admin", config.admin_listen}};
+  if (config.tunnel) {
+    listeners.emplace_back("tunnel.listen", config.tunnel->ssh_listen);
+    for (const auto& l : config.tunnel->connect) {
+      if (l.kind != tunnel::ConnectListenerConfig::Kind::kUnix)
+        listeners.emplace_back("tunnel.connect", l.address);
+    }
+    listeners.emplace_back("tunnel.peers.listen", config.tunnel->peers.listen);
+  }
+  for (const auto& [name, text] : listeners) {
+    if (text.empty()) continue;
+    auto address = net::parseHostPort(text);
+    if (address && address->port == port) {
+      return fmt::format("{} is the port of {} ({})", port, name, text);
+    }
+  }
+  return {};
+}
+
 Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& base_dir) {
-  auto docs = api::parseDocuments(text);
+  auto docs = parseDocuments(text);
   if (!docs) return docs.status();
   if (docs->size() != 1) return Status::invalid("expected exactly one YAML document");
   const json& root = docs->front();
@@ -244,6 +244,7 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
   HERD_ASSIGN_OR_RETURN(c.default_backends, getBackends(root, "config", "defaultBackends"));
 
   std::set<std::string> names;
+  std::map<uint16_t, std::string> ports;  // tenant port -> tenant
   if (root.contains("tenants")) {
     const json& list = root.at("tenants");
     if (!list.is_array()) return Status::invalid("tenants: must be a list");
@@ -251,7 +252,8 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
       std::string where = fmt::format("tenants[{}]", i);
       const json& t = list[i];
       HERD_RETURN_IF_ERROR(checkKeys(
-          t, where, {"name", "hostname", "apiServers", "etcd", "maxConnections", "proxyProtocol"}));
+          t, where,
+          {"name", "hostname", "apiServers", "etcd", "maxConnections", "proxyProtocol", "port"}));
       TenantRoutes tenant;
       HERD_ASSIGN_OR_RETURN(tenant.name, getString(t, where, "name", ""));
       if (!isDnsLabel(tenant.name)) {
@@ -271,6 +273,17 @@ Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::strin
       HERD_ASSIGN_OR_RETURN(tenant.max_connections,
                             getInt(t, where, "maxConnections", 0, 0, 10'000'000));
       HERD_ASSIGN_OR_RETURN(tenant.proxy_protocol, getBool(t, where, "proxyProtocol"));
+      HERD_ASSIGN_OR_RETURN(auto port, getInt(t, where, "port", 0, 1, 65535));
+      tenant.port = static_cast<uint16_t>(port);
+      if (tenant.port != 0) {
+        if (auto conflict = tenantPortConflict(c, tenant.port); !conflict.empty()) {
+          return Status::invalid(fmt::format("{}.port: {}", where, conflict));
+        }
+        if (auto [it, fresh] = ports.emplace(tenant.port, tenant.name); !fresh) {
+          return Status::invalid(fmt::format("{}.port: {} is tenant \"{}\"'s already", where,
+                                             tenant.port, it->second));
+        }
+      }
       c.tenants.push_back(std::move(tenant));
     }
   }

@@ -43,6 +43,11 @@ struct TenantRoutes {
   // Open connections of this tenant (API and etcd together); 0 takes the global default.
   int64_t max_connections = 0;
   bool proxy_protocol = false;
+  // The tenant's own gateway port (0: none), on the TLS listener's address: every connection
+  // to it goes to this tenant's kube-apiservers, whatever its SNI says or if it has none. It
+  // serves in-cluster clients (pods dialing the `kubernetes` Service IP, kube-proxy), which
+  // send no SNI. The controller allocates it (status.gatewayPort of the Cluster).
+  uint16_t port = 0;
 };
 
 struct HttpRoute {
@@ -101,10 +106,17 @@ struct GatewayConfig {
 };
 
 // Parses the YAML (or JSON) text of a gateway configuration and validates it: unknown fields,
-// duplicate tenants or host names, bad addresses and durations are errors. Relative file
+// duplicate tenants or host names, bad addresses and durations, tenant ports out of range,
+// claimed twice or taken by a listener are errors. Relative file
 // names (in the tunnel section) are taken from `base_dir`; load() passes the file's directory.
 Result<GatewayConfig> parseGatewayConfig(std::string_view text, const std::string& base_dir = ".");
 Result<GatewayConfig> loadGatewayConfig(const std::string& path);
+
+// Why `port` cannot be a tenant port of `config`: it is 0, or one of the gateway's listeners
+// (TLS, HTTP, admin, the tunnel's) binds it; empty when it can. Tenant ports share the TLS
+// listener's address, and the other listeners may bind every address, so any of their ports
+// is refused whatever their address.
+std::string tenantPortConflict(const GatewayConfig& config, uint16_t port);
 
 // "10s", "250ms", "5m", "1h".
 Result<Millis> parseDuration(std::string_view text);

@@ -2,10 +2,11 @@
 // again whenever it changes; a file that fails to parse is reported and the previous routes
 // stay in force.
 //
-// Change detection polls stat() every `poll` (25 ms by default, so a change applies well
-// within 100 ms). Polling rather than inotify on purpose: it follows the symlink swaps with
-// which Kubernetes updates a mounted ConfigMap, and editors that replace the file by rename,
-// and it costs one stat() per poll. Owns one thread; start/stop from one thread.
+// Change detection polls stat() every `poll` (25 ms by default, so that a change applies
+// without a wait anyone would notice; see docs/gateway.md, section "Route sources"). Polling
+// rather than inotify on purpose: it follows the symlink swaps with which Kubernetes updates a
+// mounted ConfigMap, and editors that replace the file by rename, and it costs one stat() per
+// poll. Owns one thread; start/stop from one thread.
 #pragma once
 
 #include <chrono>

@@ -1,5 +1,6 @@
 #include "gateway/http_host.h"
 
+#include "common/net.h"
 #include "gateway/client_hello.h"
 
 namespace herd::gateway {
@@ -24,27 +25,20 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// "name", "name:port" or "[v6]:port" -> the lower-case name, or nullopt-like empty + false.
+// "name", "name:port", "[v6]" or "[v6]:port" -> the lower-case name, or false when the value
+// is none of these.
 bool normalizeHost(std::string_view value, std::string& out) {
-  if (value.empty()) return false;
-  if (value.front() == '[') {
+  auto parsed = net::parseHostPort(value, {.port_optional = true});
+  if (!parsed) return false;
+  if (parsed->host.find(':') != std::string::npos) {
     // An IPv6 literal cannot name a tenant; keep it so the default route can take it.
-    auto close = value.find(']');
-    if (close == std::string_view::npos) return false;
-    out.assign(value.substr(0, close + 1));
+    out = "[" + parsed->host + "]";
     return true;
   }
-  auto colon = value.find(':');
-  if (colon != std::string_view::npos) {
-    auto port = value.substr(colon + 1);
-    for (char c : port) {
-      if (c < '0' || c > '9') return false;
-    }
-    value = value.substr(0, colon);
-  }
-  if (!value.empty() && value.back() == '.') value.remove_suffix(1);
-  if (!isValidHostName(value)) return false;
-  out.assign(value);
+  std::string_view name = parsed->host;
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  if (!isValidHostName(name)) return false;
+  out.assign(name);
   for (char& c : out) {
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }

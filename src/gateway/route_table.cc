@@ -45,6 +45,11 @@ const Route* RouteTable::findHttp(std::string_view host) const {
   return it == http_.end() ? nullptr : it->second.get();
 }
 
+const Route* RouteTable::findPort(uint16_t port) const {
+  auto it = ports_.find(port);
+  return it == ports_.end() ? nullptr : it->second.get();
+}
+
 std::shared_ptr<BackendState> RouteRegistry::backend(const BackendAddress& address) {
   auto& slot = backends_[address.key()];
   auto state = slot.lock();
@@ -107,10 +112,18 @@ Result<std::shared_ptr<const RouteTable>> RouteRegistry::build(const GatewayConf
     auto state = tenant(t.name);
     int64_t limit =
         t.max_connections > 0 ? t.max_connections : config.limits.max_connections_per_tenant;
+    if (t.port != 0) {
+      auto [it, fresh] = table->tenant_ports_.emplace(t.port, t.name);
+      if (!fresh) {
+        return Status::invalid(fmt::format("port {} is claimed by tenants \"{}\" and \"{}\"",
+                                           t.port, it->second, t.name));
+      }
+    }
     if (!t.api_servers.empty()) {
-      HERD_RETURN_IF_ERROR(claim(table->tls_, api_host,
-                                 makeRoute(t.name + "/api", RouteKind::kApiServer, state, limit,
-                                           t.proxy_protocol, t.api_servers)));
+      auto api = makeRoute(t.name + "/api", RouteKind::kApiServer, state, limit, t.proxy_protocol,
+                           t.api_servers);
+      if (t.port != 0) table->ports_.emplace(t.port, api);
+      HERD_RETURN_IF_ERROR(claim(table->tls_, api_host, std::move(api)));
     }
     if (!t.etcd.empty()) {
       HERD_RETURN_IF_ERROR(claim(

@@ -63,6 +63,12 @@ class RouteTable {
   // Exact, lower-case host name lookups; nullptr when there is no such route.
   const Route* findTls(std::string_view server_name) const;
   const Route* findHttp(std::string_view host) const;
+  // The kube-apiserver route of the tenant that owns this gateway port; nullptr when none
+  // does, or when that tenant has no kube-apiserver to route to.
+  const Route* findPort(uint16_t port) const;
+  // Every tenant port of the configuration (tenant -> port, each unique), routed or not: the
+  // ports the gateway listens on.
+  const std::map<uint16_t, std::string>& tenantPorts() const { return tenant_ports_; }
   // The TLS route for missing and unknown server names; nullptr when they are closed.
   const Route* defaultRoute() const { return default_route_.get(); }
   const GatewayConfig& config() const { return config_; }
@@ -77,6 +83,9 @@ class RouteTable {
   uint64_t version_ = 0;
   std::unordered_map<std::string, std::shared_ptr<const Route>> tls_;
   std::unordered_map<std::string, std::shared_ptr<const Route>> http_;
+  // The same Route objects as the tenants' SNI routes: one limit, one set of stats.
+  std::unordered_map<uint16_t, std::shared_ptr<const Route>> ports_;
+  std::map<uint16_t, std::string> tenant_ports_;
   std::shared_ptr<const Route> default_route_;
   std::vector<std::shared_ptr<BackendState>> backends_;
 };
@@ -85,7 +94,7 @@ class RouteRegistry {
  public:
   explicit RouteRegistry(GatewayStats& stats) : stats_(stats) {}
   // A table for `config`: tenants' hostnames derived as the rest of herd derives them
-  // (api/naming.h). Fails when two routes claim one host name.
+  // (api/naming.h). Fails when two routes claim one host name or two tenants one port.
   Result<std::shared_ptr<const RouteTable>> build(const GatewayConfig& config);
 
  private:

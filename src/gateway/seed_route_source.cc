@@ -1,12 +1,12 @@
 #include "gateway/seed_route_source.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -14,6 +14,7 @@
 #include "api/defaults.h"
 #include "api/naming.h"
 #include "common/log.h"
+#include "common/net.h"
 #include "gateway/file_stamp.h"
 #include "kube/client.h"
 #include "kube/informer.h"
@@ -29,11 +30,6 @@ constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 // etcd's client port, used when the Service does not name its ports.
 constexpr int64_t kEtcdClientPort = 2379;
 
-kube::ResourceRef resourceOf(const SeedApiAccess& access) {
-  return {std::string(access.group), std::string(access.version), std::string(access.resource),
-          access.namespaced, std::string(access.kind)};
-}
-
 std::string stringAt(const json& object, const char* outer, const char* inner) {
   auto o = object.find(outer);
   if (o == object.end() || !o->is_object()) return {};
@@ -47,8 +43,8 @@ std::string lower(std::string s) {
 }
 
 bool isIpLiteral(const std::string& ip, bool v6) {
-  unsigned char buffer[16];
-  return ::inet_pton(v6 ? AF_INET6 : AF_INET, ip.c_str(), buffer) == 1;
+  auto parsed = net::IpAddress::parse(ip);
+  return parsed && parsed->isV4() != v6;
 }
 
 // The port of a slice that carries the service's traffic: the one named after its role
@@ -112,11 +108,21 @@ void sortUnique(std::vector<BackendAddress>& v) {
   v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
+// status.gatewayPort as written, when it is an integer; nullopt when absent.
+std::optional<int64_t> gatewayPortOf(const json& cluster) {
+  auto status = cluster.find("status");
+  if (status == cluster.end() || !status->is_object()) return std::nullopt;
+  auto port = status->find("gatewayPort");
+  if (port == status->end() || port->is_null()) return std::nullopt;
+  if (!port->is_number_integer()) return -1;  // reported as out of range
+  return port->get<int64_t>();
+}
+
 // What the gateway would route; equal fingerprints mean there is nothing to deliver.
 std::string fingerprint(const GatewayConfig& config) {
   std::string out;
   for (const auto& t : config.tenants) {
-    out += t.name + "|" + t.hostname + "|";
+    out += t.name + "|" + t.hostname + "|" + std::to_string(t.port) + "|";
     for (const auto& b : t.api_servers) out += b.key() + ",";
     out += "|";
     for (const auto& b : t.etcd) out += b.key() + ",";
@@ -139,6 +145,8 @@ GatewayConfig buildSeedConfig(const GatewayConfig& base, const std::vector<json>
 
   // namespace -> the tenant it belongs to, filled from the Clusters.
   std::map<std::string, size_t> by_namespace;
+  // tenant name -> the status.gatewayPort its Cluster asks for, granted after the loop.
+  std::map<std::string, int64_t> wanted_ports;
   api::DefaultingContext defaulting;
   defaulting.baseDomain = base.base_domain;
   for (const auto& object : clusters) {
@@ -160,8 +168,36 @@ GatewayConfig buildSeedConfig(const GatewayConfig& base, const std::vector<json>
     names.insert(tenant.name);
     hosts.insert(tenant.hostname);
     hosts.insert("etcd." + tenant.hostname);
+    if (auto port = gatewayPortOf(object)) wanted_ports[tenant.name] = *port;
     by_namespace[api::tenantNamespace(cluster)] = config.tenants.size();
     config.tenants.push_back(std::move(tenant));
+  }
+
+  // Tenant ports: the base file's tenants keep theirs; then the Clusters' in name order (a
+  // port the controller handed out twice goes to the first name, the same on every replica).
+  // A refused port costs the tenant only that port: its SNI routes stay.
+  std::map<int64_t, std::string> taken;
+  for (const auto& t : base.tenants) {
+    if (t.port != 0) taken.emplace(t.port, t.name);
+  }
+  for (const auto& [name, port] : wanted_ports) {
+    std::string problem;
+    if (port < 1 || port > 65535) {
+      problem = "status.gatewayPort is not a port (1 to 65535)";
+    } else if (auto it = taken.find(port); it != taken.end()) {
+      problem = fmt::format("port {} is tenant \"{}\"'s already", port, it->second);
+    } else {
+      problem = tenantPortConflict(base, static_cast<uint16_t>(port));
+    }
+    if (!problem.empty()) {
+      log::root().warn("cluster's gateway port skipped",
+                       {{"cluster", name}, {"port", port}, {"error", problem}});
+      continue;
+    }
+    taken.emplace(port, name);
+    for (auto& t : config.tenants) {
+      if (t.name == name) t.port = static_cast<uint16_t>(port);
+    }
   }
 
   for (const auto& slice : endpoint_slices) {
@@ -288,10 +324,10 @@ Status SeedRouteSource::start(UpdateCallback on_update, ErrorCallback on_error) 
     s.options.base = std::move(*base);
   }
   kube::InformerOptions cluster_options;
-  cluster_options.resource = resourceOf(kClustersAccess);
+  cluster_options.resource = kube::clustersResource();
   s.clusters = std::make_unique<kube::Informer>(*s.client, cluster_options);
   kube::InformerOptions slice_options;
-  slice_options.resource = resourceOf(kEndpointSlicesAccess);
+  slice_options.resource = kube::endpointSlicesResource();
   slice_options.label_selector = std::string(kServiceNameLabel) + " in (" +
                                  std::string(api::kApiServerServiceName) + "," +
                                  std::string(api::kEtcdServiceName) + ")";

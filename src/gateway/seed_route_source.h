@@ -4,7 +4,9 @@
 // delivers the same GatewayConfig the file source does: the listeners, limits and static
 // routes of the base file, plus one tenant per Cluster whose backends are the ready endpoint
 // addresses. <apiHostname> goes to the kube-apiserver endpoints, etcd.<apiHostname> to the
-// etcd client endpoints.
+// etcd client endpoints. A Cluster's status.gatewayPort (the controller allocates it) becomes
+// the tenant's port (TenantRoutes::port); a port out of range, already another tenant's, or a
+// listener's is logged and left out, and the tenant keeps its SNI routes.
 //
 // A Cluster marked for deletion (deletionTimestamp set) loses its routes at once: its control
 // plane is being torn down, and its open connections end after the removed-route grace.
@@ -14,7 +16,8 @@
 // Changes are coalesced: the first event after a quiet period opens a short window (10 ms by
 // default) in which further events join, then one configuration is built from the informers'
 // caches and delivered if it differs from the last one. So a burst (a rollout touching every
-// slice) costs one table swap and a change still applies well within 100 ms.
+// slice) costs one table swap, and a change still applies promptly (how promptly is measured
+// in docs/gateway.md, section "Route sources").
 //
 // Owns two informers and one thread; start/stop from one thread.
 #pragma once
@@ -26,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "api/cluster.h"
 #include "gateway/route_source.h"
+#include "kube/herd_resources.h"
 
 namespace herd::kube {
 class Client;
@@ -47,11 +50,11 @@ struct SeedApiAccess {
   std::string_view kind;
   std::array<std::string_view, 2> verbs;
 };
-inline constexpr SeedApiAccess kClustersAccess{.group = api::kGroup,
-                                               .version = api::kVersion,
-                                               .resource = api::kPlural,
+inline constexpr SeedApiAccess kClustersAccess{.group = kube::kClusterGroup,
+                                               .version = kube::kClusterVersion,
+                                               .resource = kube::kClusterPlural,
                                                .namespaced = false,
-                                               .kind = api::kKind,
+                                               .kind = kube::kClusterKind,
                                                .verbs = {"list", "watch"}};
 inline constexpr SeedApiAccess kEndpointSlicesAccess{.group = "discovery.k8s.io",
                                                      .version = "v1",

@@ -2,23 +2,52 @@
 
 #include <fmt/format.h>
 
+#include "common/metrics.h"
+#include "gateway/route_table.h"
+
 namespace herd::gateway {
 namespace {
 
-// Prometheus label values escape backslash, double quote and newline.
-std::string escapeLabel(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
+using metrics::Sink;
+using metrics::Type;
+
+struct CounterEntry {
+  std::string_view name;
+  std::string_view help;
+  std::atomic<uint64_t> Counters::*field;
+};
+
+constexpr CounterEntry kCounterTable[] = {
+#define HERD_GATEWAY_COUNTER_ENTRY(name, help) {#name, help, &Counters::name},
+    HERD_GATEWAY_COUNTERS(HERD_GATEWAY_COUNTER_ENTRY)
+#undef HERD_GATEWAY_COUNTER_ENTRY
+};
+
+// The per-route families: one value of RouteStats each, labelled by route name.
+struct RouteFamily {
+  std::string_view name;
+  Type type;
+  std::string_view help;
+  int64_t (*read)(const RouteStats&);
+};
+
+int64_t asSigned(const std::atomic<uint64_t>& v) {
+  return static_cast<int64_t>(v.load(std::memory_order_relaxed));
 }
+
+constexpr RouteFamily kRouteFamilies[] = {
+    {"herd_gateway_route_connections_total", Type::kCounter, "Connections routed",
+     [](const RouteStats& s) { return asSigned(s.connections); }},
+    {"herd_gateway_route_active_connections", Type::kGauge, "Connections of the route open now",
+     [](const RouteStats& s) { return s.active.load(std::memory_order_relaxed); }},
+    {"herd_gateway_route_received_bytes_total", Type::kCounter, "Bytes from clients to backends",
+     [](const RouteStats& s) { return asSigned(s.bytes_from_clients); }},
+    {"herd_gateway_route_sent_bytes_total", Type::kCounter, "Bytes from backends to clients",
+     [](const RouteStats& s) { return asSigned(s.bytes_to_clients); }},
+    {"herd_gateway_route_errors_total", Type::kCounter,
+     "Connections of the route that ended in an error",
+     [](const RouteStats& s) { return asSigned(s.errors); }},
+};
 
 }  // namespace
 
@@ -31,23 +60,47 @@ void PeekHistogram::observe(std::chrono::nanoseconds elapsed) {
   sum_ns_.fetch_add(static_cast<uint64_t>(elapsed.count()), std::memory_order_relaxed);
 }
 
-void PeekHistogram::render(std::string& out) const {
-  constexpr std::string_view kName = "herd_gateway_peek_seconds";
-  fmt::format_to(std::back_inserter(out),
-                 "# HELP {0} Time from accept to a routable ClientHello or request head.\n"
-                 "# TYPE {0} histogram\n",
-                 kName);
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < kBounds.size(); ++i) {
-    cumulative += buckets_[i].load(std::memory_order_relaxed);
-    fmt::format_to(std::back_inserter(out), "{}_bucket{{le=\"{}\"}} {}\n", kName, kBounds[i],
-                   cumulative);
+std::array<uint64_t, PeekHistogram::kBounds.size() + 1> PeekHistogram::buckets() const {
+  std::array<uint64_t, kBounds.size() + 1> out{};
+  for (size_t i = 0; i < out.size(); ++i) out[i] = buckets_[i].load(std::memory_order_relaxed);
+  return out;
+}
+
+double PeekHistogram::sumSeconds() const {
+  return static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9;
+}
+
+GatewayStats::GatewayStats() : registry_(std::make_unique<metrics::Registry>()) {
+  registerFamilies();
+}
+
+GatewayStats::~GatewayStats() = default;
+
+void GatewayStats::registerFamilies() {
+  for (const CounterEntry& c : kCounterTable) {
+    registry_->mustCollect(
+        Type::kCounter, {fmt::format("herd_gateway_{}_total", c.name), fmt::format("{}.", c.help)},
+        [this, field = c.field](Sink& s) {
+          s.add((counters.*field).load(std::memory_order_relaxed));
+        });
   }
-  cumulative += buckets_[kBounds.size()].load(std::memory_order_relaxed);
-  fmt::format_to(std::back_inserter(out), "{0}_bucket{{le=\"+Inf\"}} {1}\n{0}_count {1}\n", kName,
-                 cumulative);
-  fmt::format_to(std::back_inserter(out), "{}_sum {}\n", kName,
-                 static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9);
+  registry_->mustCollect(
+      Type::kGauge, {"herd_gateway_active_connections", "Client connections open now."},
+      [this](Sink& s) { s.add(active_connections.load(std::memory_order_relaxed)); });
+  registry_->mustCollect(
+      Type::kHistogram,
+      {"herd_gateway_peek_seconds",
+       "Time from accept to a routable ClientHello or request head.",
+       {},
+       {PeekHistogram::kBounds.begin(), PeekHistogram::kBounds.end()}},
+      [this](Sink& s) { s.addHistogram({}, peek.buckets(), peek.sumSeconds()); });
+  for (const RouteFamily& f : kRouteFamilies) {
+    registry_->mustCollect(f.type, {std::string(f.name), fmt::format("{}.", f.help), {"route"}},
+                           [this, read = f.read](Sink& s) {
+                             std::lock_guard lock(mutex_);
+                             for (const auto& [name, stats] : routes_) s.add({name}, read(*stats));
+                           });
+  }
 }
 
 std::shared_ptr<RouteStats> GatewayStats::route(const std::string& route) {
@@ -57,61 +110,28 @@ std::shared_ptr<RouteStats> GatewayStats::route(const std::string& route) {
   return slot;
 }
 
-std::string GatewayStats::renderPrometheus(std::string_view extra) const {
+std::string GatewayStats::renderPrometheus(
+    const std::vector<std::shared_ptr<BackendState>>& backends, bool ready) const {
   std::string out;
   out.reserve(8192);
-  auto it = std::back_inserter(out);
-#define HERD_GATEWAY_RENDER_COUNTER(name, help)                                       \
-  fmt::format_to(it,                                                                  \
-                 "# HELP herd_gateway_{0}_total {1}.\n# TYPE herd_gateway_{0}_total " \
-                 "counter\nherd_gateway_{0}_total {2}\n",                             \
-                 #name, help, counters.name.load(std::memory_order_relaxed));
-  HERD_GATEWAY_COUNTERS(HERD_GATEWAY_RENDER_COUNTER)
-#undef HERD_GATEWAY_RENDER_COUNTER
-  fmt::format_to(it,
-                 "# HELP herd_gateway_active_connections Client connections open now.\n"
-                 "# TYPE herd_gateway_active_connections gauge\n"
-                 "herd_gateway_active_connections {}\n",
-                 active_connections.load(std::memory_order_relaxed));
-  peek.render(out);
-
-  struct Family {
-    std::string_view name, type, help;
-  };
-  constexpr std::array<Family, 5> kFamilies{{
-      {"herd_gateway_route_connections_total", "counter", "Connections routed"},
-      {"herd_gateway_route_active_connections", "gauge", "Connections of the route open now"},
-      {"herd_gateway_route_received_bytes_total", "counter", "Bytes from clients to backends"},
-      {"herd_gateway_route_sent_bytes_total", "counter", "Bytes from backends to clients"},
-      {"herd_gateway_route_errors_total", "counter",
-       "Connections of the route that ended in an error"},
-  }};
-  std::lock_guard lock(mutex_);
-  for (size_t f = 0; f < kFamilies.size(); ++f) {
-    fmt::format_to(it, "# HELP {0} {1}.\n# TYPE {0} {2}\n", kFamilies[f].name, kFamilies[f].help,
-                   kFamilies[f].type);
-    for (const auto& [name, stats] : routes_) {
-      int64_t value = 0;
-      switch (f) {
-        case 0:
-          value = static_cast<int64_t>(stats->connections.load(std::memory_order_relaxed));
-          break;
-        case 1:
-          value = stats->active.load(std::memory_order_relaxed);
-          break;
-        case 2:
-          value = static_cast<int64_t>(stats->bytes_from_clients.load(std::memory_order_relaxed));
-          break;
-        case 3:
-          value = static_cast<int64_t>(stats->bytes_to_clients.load(std::memory_order_relaxed));
-          break;
-        default:
-          value = static_cast<int64_t>(stats->errors.load(std::memory_order_relaxed));
-      }
-      fmt::format_to(it, "{}{{route=\"{}\"}} {}\n", kFamilies[f].name, escapeLabel(name), value);
-    }
-  }
-  out.append(extra);
+  registry_->appendText(out);
+  // What the route table and the gateway know at this scrape.
+  metrics::Registry scrape;
+  scrape.mustCollect(
+      Type::kGauge,
+      {"herd_gateway_backend_healthy", "Whether the backend passes its health check.", {"backend"}},
+      [&backends](Sink& s) {
+        for (const auto& b : backends) s.add({b->key}, b->healthy.load() ? 1 : 0);
+      });
+  scrape.mustCollect(
+      Type::kGauge,
+      {"herd_gateway_backend_active_connections", "Connections open to the backend.", {"backend"}},
+      [&backends](Sink& s) {
+        for (const auto& b : backends) s.add({b->key}, b->active.load());
+      });
+  scrape.mustCollect(Type::kGauge, {"herd_gateway_ready", "Whether /readyz answers 200."},
+                     [ready](Sink& s) { s.add(ready ? 1 : 0); });
+  scrape.appendText(out);
   return out;
 }
 

@@ -104,9 +104,28 @@ Result<WatchEvent> parseWatchEvent(std::string_view line) {
   return e;
 }
 
+Watch::Watch(std::unique_ptr<ResponseStream> stream, Context context)
+    : stream_(std::move(stream)), context_(std::move(context)) {
+  if (context_.cancel) {
+    ResponseStream* s = stream_.get();
+    on_cancel_ = context_.cancel->onCancel([s] { s->cancel(); });
+  }
+}
+
+Watch::~Watch() {
+  // Before the stream goes: a cancel() running now finishes with it first.
+  if (context_.cancel && on_cancel_ != 0) context_.cancel->removeOnCancel(on_cancel_);
+}
+
 Result<std::optional<WatchEvent>> Watch::next(std::chrono::milliseconds idle_timeout) {
   for (;;) {
-    HERD_ASSIGN_OR_RETURN(auto line, stream_->readLine(idle_timeout));
+    if (context_.cancelled()) return Status::unavailable("watch: cancelled");
+    auto left = context_.remaining();
+    if (left && left->count() == 0) {
+      return Status::deadlineExceeded("watch: the caller's deadline has passed");
+    }
+    HERD_ASSIGN_OR_RETURN(auto line,
+                          stream_->readLine(left ? std::min(idle_timeout, *left) : idle_timeout));
     if (!line) return std::optional<WatchEvent>();
     if (line->empty()) continue;
     HERD_ASSIGN_OR_RETURN(WatchEvent e, parseWatchEvent(*line));
@@ -120,7 +139,56 @@ Result<std::unique_ptr<Client>> Client::create(const RestConfig& config, RetryPo
 }
 
 Client::Client(std::unique_ptr<Transport> transport, RestConfig config, RetryPolicy retry)
-    : transport_(std::move(transport)), config_(std::move(config)), retry_(retry) {}
+    : shared_(std::make_shared<Shared>()), config_(std::move(config)), retry_(retry) {
+  shared_->transport = std::move(transport);
+}
+
+Client::Client(std::shared_ptr<Shared> shared, RestConfig config, RetryPolicy retry,
+               Context context)
+    : shared_(std::move(shared)),
+      config_(std::move(config)),
+      retry_(retry),
+      context_(std::move(context)) {}
+
+std::unique_ptr<Client> Client::withContext(Context context) const {
+  return std::unique_ptr<Client>(new Client(shared_, config_, retry_, std::move(context)));
+}
+
+Status Client::checkContext(const HttpRequest& request) const {
+  if (context_.cancelled()) {
+    return Status::unavailable(fmt::format("{} {}: cancelled", request.method, request.target));
+  }
+  auto left = context_.remaining();
+  if (left && left->count() == 0) {
+    return Status::deadlineExceeded(
+        fmt::format("{} {}: the caller's deadline has passed", request.method, request.target));
+  }
+  return Status::ok();
+}
+
+std::chrono::milliseconds Client::requestTimeout() const {
+  auto left = context_.remaining();
+  return left ? std::min(config_.timeout, *left) : config_.timeout;
+}
+
+Status Client::waitBeforeRetry(const HttpRequest& request, std::chrono::milliseconds wait,
+                               const std::string& what, const Status& last) const {
+  auto left = context_.remaining();
+  if (left && wait > *left) {
+    return Status::deadlineExceeded(fmt::format(
+        "{} {}: not retried: {} ({} ms) would end past the caller's deadline (in {} ms); last "
+        "error: {}",
+        request.method, request.target, what, wait.count(), left->count(), last.message()));
+  }
+  auto until = std::chrono::steady_clock::now() + wait;
+  bool cancelled = context_.cancel ? context_.cancel->waitUntil(until)
+                                   : (std::this_thread::sleep_for(wait), false);
+  if (cancelled) {
+    return Status::unavailable(fmt::format("{} {}: cancelled while waiting for {}; last error: {}",
+                                           request.method, request.target, what, last.message()));
+  }
+  return Status::ok();
+}
 
 std::string Client::path(const ResourceRef& r, const std::string& ns, const std::string& name,
                          const std::string& subresource) const {
@@ -135,9 +203,11 @@ std::string Client::path(const ResourceRef& r, const std::string& ns, const std:
 Result<json> Client::send(HttpRequest request, bool idempotent) {
   Status last;
   for (int attempt = 0; attempt < retry_.max_attempts; ++attempt) {
-    requests_.fetch_add(1);
-    auto response = transport_->roundTrip(request, config_.timeout);
+    HERD_RETURN_IF_ERROR(checkContext(request));
+    shared_->requests.fetch_add(1);
+    auto response = shared_->transport->roundTrip(request, requestTimeout());
     std::chrono::milliseconds wait{0};
+    std::string what = "a backoff";
     if (!response) {
       last = response.status();
       // A broken connection may have delivered a write; only reads are safe to repeat.
@@ -164,13 +234,15 @@ Result<json> Client::send(HttpRequest request, bool idempotent) {
       // never exceeds max_delay.
       wait = e.retry_after ? std::min(wait, std::chrono::milliseconds(std::chrono::seconds(60)))
                            : std::min(wait, retry_.max_delay);
+      if (e.retry_after)
+        what = fmt::format("the server's Retry-After of {} s", e.retry_after->count());
     }
     if (attempt + 1 < retry_.max_attempts) {
       log::root().debug("retrying request", {{"method", request.method},
                                              {"path", request.target},
                                              {"attempt", attempt + 1},
                                              {"error", last.message()}});
-      std::this_thread::sleep_for(wait);
+      HERD_RETURN_IF_ERROR(waitBeforeRetry(request, wait, what, last));
     }
   }
   return last;
@@ -265,31 +337,33 @@ Result<std::unique_ptr<Watch>> Client::watch(const ResourceRef& r, const std::st
   if (o.timeout) query += "&timeoutSeconds=" + std::to_string(o.timeout->count());
   HttpRequest req;
   req.target = path(r, ns, "") + query;
-  requests_.fetch_add(1);
-  HERD_ASSIGN_OR_RETURN(auto stream, transport_->openStream(req, config_.timeout));
+  HERD_RETURN_IF_ERROR(checkContext(req));
+  shared_->requests.fetch_add(1);
+  HERD_ASSIGN_OR_RETURN(auto stream, shared_->transport->openStream(req, requestTimeout()));
   if (stream->status() != 200) {
     // The error body is small; read it whole for the Status.
     HttpResponse response;
     response.status = stream->status();
     response.headers = stream->headers();
     for (int i = 0; i < 64; ++i) {
-      auto line = stream->readLine(config_.timeout);
+      auto line = stream->readLine(requestTimeout());
       if (!line || !*line) break;
       response.body += **line;
     }
     return toStatus(parseApiError(response));
   }
-  return std::make_unique<Watch>(std::move(stream));
+  return std::make_unique<Watch>(std::move(stream), context_);
 }
 
 Result<ResourceRef> Client::resourceFor(const std::string& api_version, const std::string& kind) {
   for (int pass = 0; pass < 2; ++pass) {
     json doc;
     {
-      std::lock_guard<std::mutex> lock(discovery_mu_);
-      if (pass == 1) discovery_.erase(api_version);  // a miss may mean a new CRD: look again
-      auto it = discovery_.find(api_version);
-      if (it != discovery_.end()) doc = it->second;
+      std::lock_guard<std::mutex> lock(shared_->discovery_mu);
+      if (pass == 1)
+        shared_->discovery.erase(api_version);  // a miss may mean a new CRD: look again
+      auto it = shared_->discovery.find(api_version);
+      if (it != shared_->discovery.end()) doc = it->second;
     }
     if (doc.is_null()) {
       std::string p = api_version.find('/') == std::string::npos ? "/api/" + api_version
@@ -300,8 +374,8 @@ Result<ResourceRef> Client::resourceFor(const std::string& api_version, const st
         return fetched.status();
       }
       doc = *fetched;
-      std::lock_guard<std::mutex> lock(discovery_mu_);
-      discovery_[api_version] = doc;
+      std::lock_guard<std::mutex> lock(shared_->discovery_mu);
+      shared_->discovery[api_version] = doc;
     }
     for (const auto& res : doc.value("resources", json::array())) {
       std::string name = res.value("name", "");

@@ -4,7 +4,9 @@
 // and preconditions, watch, and kind-to-resource mapping through cached discovery.
 //
 // Objects are nlohmann::json. A Client is thread-safe and shares one Transport (a keep-alive
-// pool) among its callers.
+// pool) among its callers. withContext() gives a view of the same client (same transport,
+// discovery cache and request count) whose every wait is bounded by a caller's deadline and
+// ends on its cancellation (context.h); a plain client has neither.
 #pragma once
 
 #include <atomic>
@@ -19,6 +21,7 @@
 
 #include "common/status.h"
 #include "kube/config.h"
+#include "kube/context.h"
 #include "kube/transport.h"
 
 namespace herd::kube {
@@ -81,15 +84,22 @@ struct WatchEvent {
 };
 
 // One open watch. next() blocks for the next event; nullopt when the server ended the watch
-// cleanly. stop() may be called from any thread.
+// cleanly. stop() may be called from any thread. Opened through a client with a Context, the
+// watch ends when it is cancelled (next() fails with Unavailable "cancelled"), and next()
+// waits no later than the deadline (then fails with DeadlineExceeded).
 class Watch {
  public:
-  explicit Watch(std::unique_ptr<ResponseStream> stream) : stream_(std::move(stream)) {}
+  explicit Watch(std::unique_ptr<ResponseStream> stream, Context context = {});
+  ~Watch();
+  Watch(const Watch&) = delete;
+  Watch& operator=(const Watch&) = delete;
   Result<std::optional<WatchEvent>> next(std::chrono::milliseconds idle_timeout);
   void stop() { stream_->cancel(); }
 
  private:
   std::unique_ptr<ResponseStream> stream_;
+  Context context_;
+  uint64_t on_cancel_ = 0;  // the token's callback that stops the stream
 };
 
 // Parses one line of a watch stream: {"type":..., "object":...}.
@@ -105,6 +115,16 @@ class Client {
  public:
   static Result<std::unique_ptr<Client>> create(const RestConfig& config, RetryPolicy retry = {});
   Client(std::unique_ptr<Transport> transport, RestConfig config, RetryPolicy retry);
+
+  // A client on the same connections whose calls obey `context`: no request starts after the
+  // deadline or the cancellation; each request's timeout is cut to the time left; a retry
+  // whose wait (backoff or the server's Retry-After) would end past the deadline is not
+  // waited for: the call fails at once with DeadlineExceeded, naming the wait and the last
+  // error. cancel() wakes a waiting retry at once (the call fails with Unavailable, "cancelled")
+  // and stops the view's open watches. A request already on the wire runs to its (cut)
+  // timeout. The view may outlive this client.
+  std::unique_ptr<Client> withContext(Context context) const;
+  const Context& context() const { return context_; }
 
   Result<json> get(const ResourceRef& r, const std::string& ns, const std::string& name,
                    const std::string& subresource = "");
@@ -135,19 +155,34 @@ class Client {
 
   const RestConfig& config() const { return config_; }
   // Counts requests that went on the wire (including retries), for tests and metrics.
-  uint64_t requestCount() const { return requests_.load(); }
+  // Shared with every view of this client.
+  uint64_t requestCount() const { return shared_->requests.load(); }
 
  private:
+  // What a client and its views share.
+  struct Shared {
+    std::unique_ptr<Transport> transport;
+    std::atomic<uint64_t> requests{0};
+    std::mutex discovery_mu;
+    std::map<std::string, json> discovery;  // groupVersion -> APIResourceList
+  };
+  Client(std::shared_ptr<Shared> shared, RestConfig config, RetryPolicy retry, Context context);
+
   Result<json> send(HttpRequest request, bool idempotent);
+  // Why the context forbids starting `request` now (cancelled, past the deadline), if it does.
+  Status checkContext(const HttpRequest& request) const;
+  // The request timeout, cut to the time the deadline leaves.
+  std::chrono::milliseconds requestTimeout() const;
+  // Sleeps `wait` before a retry, unless the deadline or a cancellation forbids it.
+  Status waitBeforeRetry(const HttpRequest& request, std::chrono::milliseconds wait,
+                         const std::string& what, const Status& last) const;
   std::string path(const ResourceRef& r, const std::string& ns, const std::string& name,
                    const std::string& subresource = "") const;
 
-  std::unique_ptr<Transport> transport_;
+  std::shared_ptr<Shared> shared_;
   RestConfig config_;
   RetryPolicy retry_;
-  std::atomic<uint64_t> requests_{0};
-  std::mutex discovery_mu_;
-  std::map<std::string, json> discovery_;  // groupVersion -> APIResourceList
+  Context context_;
 };
 
 // The query-string encoding of one value (RFC 3986 unreserved characters kept).

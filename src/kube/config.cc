@@ -4,9 +4,9 @@
 
 #include <cstdlib>
 
-#include "api/yaml.h"
 #include "common/base64.h"
 #include "common/files.h"
+#include "common/yaml.h"
 
 namespace herd::kube {
 namespace {
@@ -66,7 +66,7 @@ Result<std::string> readCredentialFile(const std::string& path, const std::strin
 }  // namespace
 
 Result<Kubeconfig> parseKubeconfig(std::string_view text, const std::string& base_dir) {
-  HERD_ASSIGN_OR_RETURN(auto docs, api::parseDocuments(text));
+  HERD_ASSIGN_OR_RETURN(auto docs, parseDocuments(text));
   Kubeconfig cfg;
   if (docs.empty()) return cfg;  // an empty file is an empty config, as kubectl reads it
   if (docs.size() > 1) return Status::invalid("kubeconfig: expected one YAML document");

@@ -16,6 +16,7 @@
 #include <deque>
 #include <mutex>
 
+#include "common/net.h"
 #include "kube/transport.h"
 
 namespace herd::kube {
@@ -33,9 +34,12 @@ constexpr uint64_t kMaxBodyBytes = uint64_t{256} << 20;
 constexpr size_t kMaxLineBytes = size_t{64} << 20;  // one watch event
 constexpr size_t kMaxIdleConnections = 16;
 
+// The https:// port when a server URL names none.
+constexpr uint16_t kDefaultHttpsPort = 443;
+
 struct Endpoint {
   std::string host;
-  std::string port;
+  uint16_t port = kDefaultHttpsPort;
   std::string prefix;
 };
 
@@ -52,20 +56,10 @@ Result<Endpoint> parseServer(const std::string& url) {
   std::string_view authority = rest.substr(0, slash);
   if (slash != std::string_view::npos) ep.prefix = std::string(rest.substr(slash));
   while (!ep.prefix.empty() && ep.prefix.back() == '/') ep.prefix.pop_back();
-  if (authority.starts_with("[")) {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos)
-      return Status::invalid(fmt::format("server \"{}\": bad IPv6 address", url));
-    ep.host = std::string(authority.substr(1, close - 1));
-    std::string_view after = authority.substr(close + 1);
-    ep.port = after.starts_with(":") ? std::string(after.substr(1)) : "443";
-  } else {
-    size_t colon = authority.rfind(':');
-    ep.host = std::string(authority.substr(0, colon));
-    ep.port = colon == std::string_view::npos ? "443" : std::string(authority.substr(colon + 1));
-  }
-  if (ep.host.empty() || ep.port.empty())
-    return Status::invalid(fmt::format("server \"{}\": no host", url));
+  auto parsed = net::parseHostPort(authority, {.port_optional = true});
+  if (!parsed) return parsed.status().withContext(fmt::format("server \"{}\"", url));
+  ep.host = std::move(parsed->host);
+  if (parsed->port != 0) ep.port = parsed->port;
   return ep;
 }
 
@@ -93,15 +87,17 @@ class Connection {
     asio::ip::tcp::resolver resolver(ioc_);
     asio::ip::tcp::resolver::results_type results;
     HERD_RETURN_IF_ERROR(run(deadline, "resolve " + ep.host, [&](auto done) {
-      resolver.async_resolve(ep.host, ep.port, [&results, done](auto e, auto r) {
+      resolver.async_resolve(ep.host, std::to_string(ep.port), [&results, done](auto e, auto r) {
         results = r;
         done(e);
       });
     }));
     boost::system::error_code ec;
-    HERD_RETURN_IF_ERROR(run(deadline, "connect to " + ep.host + ":" + ep.port, [&](auto done) {
-      beast::get_lowest_layer(stream_).async_connect(results, [done](auto e, auto) { done(e); });
-    }));
+    HERD_RETURN_IF_ERROR(
+        run(deadline, "connect to " + net::formatHostPort(ep.host, ep.port), [&](auto done) {
+          beast::get_lowest_layer(stream_).async_connect(results,
+                                                         [done](auto e, auto) { done(e); });
+        }));
     beast::get_lowest_layer(stream_).socket().set_option(asio::ip::tcp::no_delay(true), ec);
     SSL* native = stream_.native_handle();
     // SNI carries names only; an IP address is verified against the certificate's IP SANs.
@@ -111,9 +107,10 @@ class Connection {
                const_cast<char*>(verify_name.c_str()));
     }
     if (verify) stream_.set_verify_callback(ssl::host_name_verification(verify_name));
-    return run(deadline, "TLS handshake with " + ep.host + ":" + ep.port, [&](auto done) {
-      stream_.async_handshake(ssl::stream_base::client, [done](auto e) { done(e); });
-    });
+    return run(deadline, "TLS handshake with " + net::formatHostPort(ep.host, ep.port),
+               [&](auto done) {
+                 stream_.async_handshake(ssl::stream_base::client, [done](auto e) { done(e); });
+               });
   }
 
   // Runs one asynchronous operation, started by `start(done)`, until it completes or the
@@ -276,8 +273,7 @@ class BeastTransport final : public Transport {
         ctx_(ssl::context::tls_client),
         tokens_(config_) {
     verify_name_ = config_.tls_server_name.empty() ? ep_.host : config_.tls_server_name;
-    host_header_ = ep_.host.find(':') != std::string::npos ? "[" + ep_.host + "]:" + ep_.port
-                                                           : ep_.host + ":" + ep_.port;
+    host_header_ = net::formatHostPort(ep_.host, ep_.port);
   }
 
   Status init() {

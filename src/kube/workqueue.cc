@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 
 namespace herd::kube {
 
-RateLimiter::RateLimiter(Options options)
-    : options_(options), tokens_(options.burst), last_refill_(std::chrono::steady_clock::now()) {}
+RateLimiter::RateLimiter(Options options, Now now)
+    : options_(options), now_(std::move(now)), tokens_(options.burst), last_refill_(now_()) {}
 
 std::chrono::milliseconds RateLimiter::when(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -15,7 +16,7 @@ std::chrono::milliseconds RateLimiter::when(const std::string& key) {
   auto per_item = std::chrono::milliseconds(
       static_cast<int64_t>(std::min(exp, static_cast<double>(options_.max.count()))));
   // Token bucket: take a token now, or wait for the refill that produces one.
-  auto now = std::chrono::steady_clock::now();
+  auto now = now_();
   double elapsed = std::chrono::duration<double>(now - last_refill_).count();
   tokens_ = std::min<double>(options_.burst, tokens_ + elapsed * options_.qps);
   last_refill_ = now;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -21,7 +22,8 @@
 namespace herd::kube {
 
 // How long a failing key waits: the larger of a per-key exponential backoff (base doubled on
-// every failure up to max) and a token bucket shared by all keys. Thread-safe.
+// every failure up to max) and a token bucket shared by all keys. The bucket refills by the
+// clock it is given (steady_clock unless a test passes its own). Thread-safe.
 class RateLimiter {
  public:
   struct Options {
@@ -30,8 +32,10 @@ class RateLimiter {
     double qps = 10;  // the bucket refills at this rate...
     int burst = 100;  // ...up to this many tokens (client-go's defaults)
   };
+  // The current time, called once per when() under the limiter's lock.
+  using Now = std::function<std::chrono::steady_clock::time_point()>;
   RateLimiter() : RateLimiter(Options{}) {}
-  explicit RateLimiter(Options options);
+  explicit RateLimiter(Options options, Now now = std::chrono::steady_clock::now);
 
   // Records one more failure of `key` and returns how long it should wait.
   std::chrono::milliseconds when(const std::string& key);
@@ -40,6 +44,7 @@ class RateLimiter {
 
  private:
   Options options_;
+  Now now_;
   mutable std::mutex mu_;
   std::map<std::string, int> failures_;
   double tokens_;

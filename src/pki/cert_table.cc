@@ -33,6 +33,10 @@ constexpr CertEntry kTable[] = {
      kClientAuth, SanRule::kNone, "", "etcd client certificate for liveness probes"},
     {"apiserver-etcd-client", "etcd/ca", "kube-apiserver-etcd-client", "", kLeafUsage, kClientAuth,
      SanRule::kNone, "", "kube-apiserver's client certificate towards etcd"},
+    {"apiserver-egress-client", "ca", kClusterNameSubject, "", kLeafUsage, kClientAuth,
+     SanRule::kNone, "",
+     "kube-apiserver's client certificate towards herd's tunnel CONNECT listener (CN: the "
+     "cluster)"},
     {"admin", "ca", "kubernetes-admin", kClusterAdminsGroup, kLeafUsage, kClientAuth,
      SanRule::kNone, "admin.conf", "the tenant owner's cluster-admin credential (admin.conf)"},
     {"controller-manager", "ca", "system:kube-controller-manager", "", kLeafUsage, kClientAuth,
@@ -57,6 +61,13 @@ void addEtcdMembers(SubjectAltNames& sans, const api::Cluster& cluster) {
 }
 
 }  // namespace
+
+std::string commonNameFor(const CertEntry& entry, const api::Cluster* cluster) {
+  if (entry.common_name == kClusterNameSubject && cluster != nullptr) {
+    return cluster->metadata.name;
+  }
+  return std::string(entry.common_name);
+}
 
 std::span<const CertEntry> certificateTable() {
   return kTable;

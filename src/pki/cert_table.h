@@ -42,6 +42,12 @@ inline constexpr std::string_view kClusterAdminsGroup = "kubeadm:cluster-admins"
 // credential carries it: herd must reach a tenant before any RBAC exists there.
 inline constexpr std::string_view kSystemMastersGroup = "system:masters";
 
+// A common name that stands for the Cluster's own name (the apiservers' egress client
+// certificate: herd's CONNECT listener takes the tenant from the client certificate's CN).
+inline constexpr std::string_view kClusterNameSubject = "$(CLUSTER)";
+// The entry's common name for `cluster`; with no cluster, the table's text.
+std::string commonNameFor(const CertEntry& entry, const api::Cluster* cluster);
+
 std::span<const CertEntry> certificateTable();
 // nullptr when there is no such entry.
 const CertEntry* findCertEntry(std::string_view name);

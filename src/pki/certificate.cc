@@ -1,14 +1,17 @@
 #include "pki/certificate.h"
 
 #include <arpa/inet.h>
+#include <openssl/bn.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include <algorithm>
 #include <ctime>
 #include <utility>
 
-#include "pki/openssl_handles.h"
+#include "common/openssl_handles.h"
 
 namespace herd::pki {
 namespace {

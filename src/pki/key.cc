@@ -1,11 +1,13 @@
 #include "pki/key.h"
 
+#include <openssl/bio.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include <utility>
 
-#include "pki/openssl_handles.h"
+#include "common/openssl_handles.h"
 
 namespace herd::pki {
 namespace {

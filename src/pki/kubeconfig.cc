@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/yaml.h"
 #include "common/base64.h"
+#include "common/yaml.h"
 
 namespace herd::pki {
 namespace {
@@ -47,7 +47,7 @@ std::string renderKubeconfig(const KubeconfigParams& p) {
           {{"client-certificate-data", base64Encode(p.client_cert_pem)},
            {"client-key-data", base64Encode(p.client_key_pem)}}}}}},
   };
-  return api::toYaml(config);
+  return toYaml(config);
 }
 
 std::string renderClusterInfoKubeconfig(std::string_view server, std::string_view ca_pem) {
@@ -64,11 +64,11 @@ std::string renderClusterInfoKubeconfig(std::string_view server, std::string_vie
       {"preferences", nlohmann::json::object()},
       {"users", nullptr},
   };
-  return api::toYaml(config);
+  return toYaml(config);
 }
 
 Result<KubeconfigParams> parseKubeconfig(std::string_view text) {
-  HERD_ASSIGN_OR_RETURN(auto docs, api::parseDocuments(text));
+  HERD_ASSIGN_OR_RETURN(auto docs, parseDocuments(text));
   if (docs.size() != 1 || !docs[0].is_object()) return Status::invalid("not a kubeconfig");
   const nlohmann::json& config = docs[0];
   std::string current = config.value("current-context", "");

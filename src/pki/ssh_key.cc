@@ -1,10 +1,14 @@
 #include "pki/ssh_key.h"
 
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+
 #include <cstdint>
 
 #include "common/base64.h"
+#include "common/openssl_handles.h"
 #include "pki/key.h"
-#include "pki/openssl_handles.h"
 
 namespace herd::pki {
 namespace {

@@ -5,7 +5,7 @@
 #include <algorithm>
 
 #include "api/naming.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "pki/kubeconfig.h"
 #include "pki/ssh_key.h"
 
@@ -207,7 +207,10 @@ Inspection inspect(const CertEntry& entry, const PkiFiles& files, const Issued* 
     }
     std::vector<std::string> orgs;
     if (!entry.organization.empty()) orgs.emplace_back(entry.organization);
-    if (cert->commonName() != entry.common_name || cert->organizations() != orgs) {
+    bool cn_matches = cluster != nullptr ? cert->commonName() == commonNameFor(entry, cluster)
+                                         : entry.common_name == kClusterNameSubject ||
+                                               cert->commonName() == entry.common_name;
+    if (!cn_matches || cert->organizations() != orgs) {
       out.renew_reasons.push_back("subject changed (was " + cert->subjectText() + ")");
     }
     if (cert->keyUsage() != entry.key_usage || cert->extKeyUsage() != entry.ext_key_usage ||
@@ -258,7 +261,7 @@ class Reconciler {
 
   CertificateRequest requestFor(const CertEntry& entry, const Issued* ca) const {
     CertificateRequest req;
-    req.common_name = std::string(entry.common_name);
+    req.common_name = commonNameFor(entry, &cluster_);
     if (!entry.organization.empty()) req.organizations.emplace_back(entry.organization);
     req.is_ca = entry.isCa();
     req.key_usage = entry.key_usage;
@@ -341,7 +344,7 @@ class Reconciler {
                                : api::internalApiServerUrl(cluster_);
       std::string text = renderKubeconfig(
           KubeconfigParams{cluster_.metadata.name, server, issuer.cert_pem,
-                           std::string(entry.common_name), mine.cert_pem, mine.key_pem});
+                           commonNameFor(entry, &cluster_), mine.cert_pem, mine.key_pem});
       const std::string* old = existingData(std::string(entry.kubeconfig));
       if (action == PkiAction::kKept && old != nullptr && *old != text) {
         action = PkiAction::kUpdated;
@@ -394,7 +397,7 @@ class Reconciler {
     std::optional<BootstrapToken> token;
     std::string reason = "missing";
     if (const std::string* text = existingData(std::string(layout::kTokenSecret))) {
-      auto docs = api::parseDocuments(*text);
+      auto docs = parseDocuments(*text);
       if (!docs || docs->size() != 1) {
         return Status::invalid(std::string(layout::kTokenSecret) +
                                ": not a bootstrap token Secret");
@@ -418,14 +421,14 @@ class Reconciler {
     } else {
       reason.clear();
     }
-    put(std::string(layout::kTokenSecret), api::toYaml(bootstrapTokenSecret(*token)), kPrivateMode);
+    put(std::string(layout::kTokenSecret), toYaml(bootstrapTokenSecret(*token)), kPrivateMode);
     put(std::string(layout::kToken), token->toString() + "\n", kPrivateMode);
     record("bootstrap-token", action, reason);
 
     // cluster-info follows the CA, the public endpoint and the token; rebuilt every time.
     std::string kubeconfig = renderClusterInfoKubeconfig(
         api::publicApiServerUrl(cluster_, options_.public_port), issued_.at("ca").cert_pem);
-    std::string text = api::toYaml(clusterInfoConfigMap(kubeconfig, *token));
+    std::string text = toYaml(clusterInfoConfigMap(kubeconfig, *token));
     const std::string* old = existingData(std::string(layout::kClusterInfo));
     PkiAction info_action = old == nullptr ? PkiAction::kCreated
                             : *old == text ? PkiAction::kKept
@@ -553,7 +556,7 @@ std::vector<PkiCheckItem> checkPki(const PkiFiles& files, const api::Cluster* cl
   PkiCheckItem token{"bootstrap-token", std::string(layout::kTokenSecret), "", {}, {}, {}};
   if (auto it = files.find(std::string(layout::kTokenSecret)); it == files.end()) {
     token.problem = "missing";
-  } else if (auto docs = api::parseDocuments(it->second.data); !docs || docs->size() != 1) {
+  } else if (auto docs = parseDocuments(it->second.data); !docs || docs->size() != 1) {
     token.problem = "not a bootstrap token Secret";
   } else if (auto parsed = tokenFromSecret(docs->front()); !parsed) {
     token.problem = parsed.status().message();

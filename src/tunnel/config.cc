@@ -1,13 +1,13 @@
 #include "tunnel/config.h"
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
 #include "api/validation.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "common/files.h"
+#include "common/net.h"
 
 namespace herd::tunnel {
 namespace {
@@ -167,16 +167,11 @@ void readConnect(const json& doc, TunnelConfig& config, Reader& r) {
 }  // namespace
 
 bool isValidNodeAddress(std::string_view address) {
-  std::string text(address);
-  in6_addr v6{};
-  in_addr v4{};
-  if (::inet_pton(AF_INET, text.c_str(), &v4) == 1) return true;
-  if (::inet_pton(AF_INET6, text.c_str(), &v6) == 1) return true;
-  return api::isDns1123Subdomain(address);
+  return net::IpAddress::parse(address).isOk() || api::isDns1123Subdomain(address);
 }
 
 Result<TunnelConfig> TunnelConfig::parse(std::string_view yaml, const std::string& base_dir) {
-  HERD_ASSIGN_OR_RETURN(auto docs, api::parseDocuments(yaml));
+  HERD_ASSIGN_OR_RETURN(auto docs, parseDocuments(yaml));
   if (docs.size() != 1 || !docs[0].is_object()) {
     return Status::invalid("tunnel config must be one YAML mapping");
   }

@@ -15,9 +15,10 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/socket.h"
 #include "tunnel/connect_request.h"
+#include "tunnel/http_reply.h"
 #include "tunnel/peer_forwarder.h"
-#include "tunnel/socket_util.h"
 #include "tunnel/tls_relay.h"
 
 namespace herd::tunnel {
@@ -41,7 +42,7 @@ struct ConnectListener::Impl {
   SessionRegistry& registry;
   Metrics& metrics;
   PeerForwarder* peers;
-  TlsContextPtr tls;
+  ossl::SslCtxPtr tls;
   UniqueFd listen_fd;
   UniqueFd stop_fd;
   std::string address;
@@ -103,10 +104,11 @@ void ConnectListener::Impl::dispatch(const std::string& tenant, ConnectRequest r
     return;
   }
   metrics.add(Metric::connect_unknown_node);
-  writeAll(stream.get(),
-           httpError(502, fmt::format("no tunnel to node {} of tenant {}: the node has no live "
-                                      "`ssh -R {}:{}:...` session to this gateway",
-                                      request.host, tenant, request.host, request.port)));
+  net::writeAll(
+      stream.get(),
+      httpError(502, fmt::format("no tunnel to node {} of tenant {}: the node has no live "
+                                 "`ssh -R {}:{}:...` session to this gateway",
+                                 request.host, tenant, request.host, request.port)));
 }
 
 void ConnectListener::Impl::servePlain(UniqueFd client, const std::string& tenant) {
@@ -124,7 +126,7 @@ void ConnectListener::Impl::servePlain(UniqueFd client, const std::string& tenan
   }
   if (parse.state == ParseState::kInvalid) {
     metrics.add(Metric::connect_bad_requests);
-    writeAll(fd, httpError(parse.http_status, parse.error));
+    net::writeAll(fd, httpError(parse.http_status, parse.error));
     return;
   }
   std::string effective_tenant = tenant;
@@ -132,7 +134,7 @@ void ConnectListener::Impl::servePlain(UniqueFd client, const std::string& tenan
     // Only a peer listener (tenant "") may name the tenant; a tenant's socket may not.
     if (!tenant.empty()) {
       metrics.add(Metric::connect_bad_requests);
-      writeAll(fd, httpError(403, "only gateway replicas may forward CONNECTs"));
+      net::writeAll(fd, httpError(403, "only gateway replicas may forward CONNECTs"));
       return;
     }
     effective_tenant = parse.request.forwarded_tenant;
@@ -225,8 +227,8 @@ void ConnectListener::Impl::acceptLoop() {
     {
       std::lock_guard lock(mu);
       if (static_cast<int>(connections.size()) >= kMaxConnections) {
-        writeAll(client.get(), httpError(503, "egress proxy is at its connection limit"),
-                 milliseconds(100));
+        net::writeAll(client.get(), httpError(503, "egress proxy is at its connection limit"),
+                      milliseconds(100));
         continue;
       }
       id = next_id++;
@@ -247,13 +249,13 @@ Result<std::unique_ptr<ConnectListener>> ConnectListener::start(
     Metrics& metrics, PeerForwarder* peers) {
   auto impl = std::make_unique<Impl>(listener, config, registry, metrics, peers);
   if (listener.kind == ConnectListenerConfig::Kind::kUnix) {
-    HERD_ASSIGN_OR_RETURN(impl->listen_fd, listenUnix(listener.address));
+    HERD_ASSIGN_OR_RETURN(impl->listen_fd, net::listenUnix(listener.address));
     impl->address = listener.address;
   } else {
     HERD_ASSIGN_OR_RETURN(impl->tls, makeTlsContext(listener.tls, /*server=*/true));
-    HERD_ASSIGN_OR_RETURN(impl->listen_fd, listenTcp(listener.address));
+    HERD_ASSIGN_OR_RETURN(impl->listen_fd, net::listenTcp(listener.address));
     std::string host = listener.address.substr(0, listener.address.rfind(':'));
-    impl->address = fmt::format("{}:{}", host, boundPort(impl->listen_fd.get()));
+    impl->address = fmt::format("{}:{}", host, net::boundPort(impl->listen_fd.get()));
   }
   impl->stop_fd = UniqueFd(::eventfd(0, EFD_CLOEXEC));
   Impl* raw = impl.get();

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "common/net.h"
+
 namespace herd::tunnel {
 namespace {
 
@@ -23,10 +25,6 @@ bool isTokenChar(char c) {
 
 bool isHostChar(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
-}
-
-bool isIpv6Char(char c) {
-  return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
 }
 
 std::string lower(std::string_view s) {
@@ -52,50 +50,23 @@ std::string quoted(std::string_view s) {
   return "\"" + out + "\"";
 }
 
-// Splits "host:port" or "[v6]:port" into its parts; false when it is neither.
+// The target of "CONNECT host:port": a DNS name or an IP literal ("[v6]:port"), port 1-65535.
 bool parseAuthority(std::string_view authority, ConnectRequest& out, std::string& error) {
-  std::string_view host;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    size_t close = authority.find(']');
-    if (close == std::string_view::npos || close + 1 >= authority.size() ||
-        authority[close + 1] != ':') {
-      error = "CONNECT target " + quoted(authority) + " is not [address]:port";
-      return false;
-    }
-    host = authority.substr(1, close - 1);
-    port = authority.substr(close + 2);
-    if (host.empty() || !std::all_of(host.begin(), host.end(), isIpv6Char)) {
-      error = "CONNECT target " + quoted(authority) + " has a malformed IPv6 address";
-      return false;
-    }
-  } else {
-    size_t colon = authority.rfind(':');
-    if (colon == std::string_view::npos) {
-      error = "CONNECT target " + quoted(authority) + " has no port (want host:port)";
-      return false;
-    }
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    // 253 is the longest DNS name; a node address is a name or an IPv4 literal.
-    if (host.empty() || host.size() > 253 || !std::all_of(host.begin(), host.end(), isHostChar)) {
-      error = "CONNECT target " + quoted(authority) + " is not a DNS name or IP address";
-      return false;
-    }
-  }
-  if (port.empty() || port.size() > 5 ||
-      !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-    error = "CONNECT target " + quoted(authority) + " has a malformed port";
+  auto target = net::parseHostPort(authority);
+  if (!target) {
+    error = "CONNECT target " + target.status().message();
     return false;
   }
-  int value = 0;
-  for (char c : port) value = value * 10 + (c - '0');
-  if (value < 1 || value > 65535) {
-    error = "CONNECT target " + quoted(authority) + " has a port outside 1-65535";
+  const std::string& host = target->host;
+  // 253 is the longest DNS name; a node address is a name or an IP literal (an IPv6 one came
+  // in brackets and was checked by the parser).
+  bool v6 = host.find(':') != std::string::npos;
+  if (!v6 && (host.size() > 253 || !std::all_of(host.begin(), host.end(), isHostChar))) {
+    error = "CONNECT target " + quoted(authority) + " is not a DNS name or IP address";
     return false;
   }
-  out.host = std::string(host);
-  out.port = static_cast<uint16_t>(value);
+  out.host = host;
+  out.port = target->port;
   return true;
 }
 
@@ -158,11 +129,6 @@ ConnectParse parseConnectRequest(std::string_view bytes) {
   parse.state = ParseState::kComplete;
   parse.request.header_bytes = end + 4;
   return parse;
-}
-
-std::string formatAuthority(std::string_view host, uint16_t port) {
-  if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
-  return fmt::format("{}:{}", host, port);
 }
 
 }  // namespace herd::tunnel

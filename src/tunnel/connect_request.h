@@ -39,7 +39,4 @@ struct ConnectParse {
 // exceeds kMaxConnectHeaderBytes, which is kInvalid with 431).
 ConnectParse parseConnectRequest(std::string_view bytes);
 
-// "host:port", with brackets around an IPv6 host.
-std::string formatAuthority(std::string_view host, uint16_t port);
-
 }  // namespace herd::tunnel

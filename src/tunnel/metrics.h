@@ -1,13 +1,19 @@
 // The tunnel's counters and gauges, declared once in one table and exported as Prometheus
-// text ("herd_tunnel_<name>"). Every refusal of untrusted input has a counter here, so an
-// operator can tell garbage on the SSH port from a node with the wrong key. Shared by the
-// SSH server, the registry and the CONNECT listeners; thread-safe (relaxed atomics).
+// text ("herd_tunnel_<name>", counters with "_total") through a metrics::Registry whose
+// collectors read these atomics at scrape time. Every refusal of untrusted input has a counter
+// here, so an operator can tell garbage on the SSH port from a node with the wrong key. Shared by
+// the SSH server, the registry and the CONNECT listeners; thread-safe (relaxed atomics).
 #pragma once
 
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
+
+namespace herd::metrics {
+class Registry;
+}
 
 namespace herd::tunnel {
 
@@ -46,6 +52,9 @@ enum class Metric {
 
 class Metrics {
  public:
+  Metrics();
+  ~Metrics();
+
   void add(Metric m, uint64_t n = 1) { slot(m).fetch_add(n, std::memory_order_relaxed); }
   void sub(Metric m, uint64_t n = 1) { slot(m).fetch_sub(n, std::memory_order_relaxed); }
   uint64_t get(Metric m) const {
@@ -57,6 +66,7 @@ class Metrics {
  private:
   std::atomic<uint64_t>& slot(Metric m) { return values_[static_cast<size_t>(m)]; }
   std::array<std::atomic<uint64_t>, static_cast<size_t>(Metric::kCount)> values_{};
+  std::unique_ptr<metrics::Registry> registry_;
 };
 
 }  // namespace herd::tunnel

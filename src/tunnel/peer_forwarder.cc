@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "common/log.h"
-#include "tunnel/socket_util.h"
+#include "common/net.h"
+#include "common/socket.h"
+#include "tunnel/http_reply.h"
 #include "tunnel/tls_relay.h"
 
 namespace herd::tunnel {
@@ -23,7 +25,7 @@ constexpr std::chrono::milliseconds kPeerTimeout{2000};
 
 struct PeerForwarder::Impl {
   PeerConfig config;
-  TlsContextPtr tls;
+  ossl::SslCtxPtr tls;
   std::mutex mu;
   std::condition_variable cv;
   std::map<uint64_t, int> relays;  // id -> peer socket, to cut at shutdown
@@ -33,14 +35,14 @@ struct PeerForwarder::Impl {
   // The peer's answer to our CONNECT: true for 200, with the peer's TLS session ready.
   std::unique_ptr<TlsSession> ask(const std::string& peer, const std::string& tenant,
                                   const ConnectRequest& request, UniqueFd& socket) {
-    auto connected = connectTcp(peer, kPeerTimeout);
+    auto connected = net::connectTcp(peer, kPeerTimeout);
     if (!connected) return nullptr;
     socket = std::move(connected).value();
     auto session = TlsSession::connect(tls.get(), socket.get(), kPeerTimeout);
     if (!session) return nullptr;
-    std::string connect =
-        fmt::format("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n{1}: {2}\r\n\r\n",
-                    formatAuthority(request.host, request.port), kForwardedTenantHeader, tenant);
+    std::string connect = fmt::format("CONNECT {0} HTTP/1.1\r\nHost: {0}\r\n{1}: {2}\r\n\r\n",
+                                      net::formatHostPort(request.host, request.port),
+                                      kForwardedTenantHeader, tenant);
     if (!(*session)->writeAll(connect, kPeerTimeout)) return nullptr;
     // Read exactly the response head, byte by byte, so no stream bytes are taken early.
     std::string head;
@@ -81,7 +83,7 @@ bool PeerForwarder::forward(const std::string& tenant, const ConnectRequest& req
     UniqueFd socket;
     auto session = impl_->ask(peer, tenant, request, socket);
     if (!session) continue;
-    if (!writeAll(client.get(), kConnectEstablished) ||
+    if (!net::writeAll(client.get(), kConnectEstablished) ||
         (!early.empty() && !session->writeAll(early))) {
       return true;  // answered (the client is gone); nothing left to relay
     }

@@ -24,8 +24,9 @@
 
 #include "common/files.h"
 #include "common/log.h"
+#include "common/socket.h"
+#include "tunnel/http_reply.h"
 #include "tunnel/libssh_handles.h"
-#include "tunnel/socket_util.h"
 
 namespace herd::tunnel {
 
@@ -547,13 +548,15 @@ void SshNodeSession::startStream(StreamRequest&& request) {
   auto it = forwards_.find(request.host);
   if (it == forwards_.end() || it->second.count(request.port) == 0) {
     server_.metrics.add(Metric::connect_unknown_node);
-    writeAll(request.fd.get(), httpError(502, fmt::format("node {} of tenant {} is connected but "
-                                                          "does not forward port {}",
-                                                          request.host, tenant_, request.port)));
+    net::writeAll(request.fd.get(),
+                  httpError(502, fmt::format("node {} of tenant {} is connected but "
+                                             "does not forward port {}",
+                                             request.host, tenant_, request.port)));
     return;
   }
   if (streams_.size() >= static_cast<size_t>(server_.config.max_streams_per_session)) {
-    writeAll(request.fd.get(), httpError(503, "too many open streams to node " + request.host));
+    net::writeAll(request.fd.get(),
+                  httpError(503, "too many open streams to node " + request.host));
     return;
   }
   Stream& s = streams_.emplace_back();
@@ -581,24 +584,26 @@ void SshNodeSession::advanceOpening(Stream& s, Clock::time_point now) {
     s.open_pending = true;
     if (now > s.open_deadline) {
       server_.metrics.add(Metric::streams_failed);
-      writeAll(s.request.fd.get(), httpError(504, "node " + s.request.host +
-                                                      " did not answer the channel open in time"));
+      net::writeAll(
+          s.request.fd.get(),
+          httpError(504, "node " + s.request.host + " did not answer the channel open in time"));
       s.failed = true;
     }
     return;
   }
   if (rc != SSH_OK) {
     server_.metrics.add(Metric::streams_failed);
-    writeAll(s.request.fd.get(),
-             httpError(502, fmt::format("node {} of tenant {} refused the connection to port {} "
-                                        "(is the kubelet listening?)",
-                                        s.request.host, tenant_, s.request.port)));
+    net::writeAll(
+        s.request.fd.get(),
+        httpError(502, fmt::format("node {} of tenant {} refused the connection to port {} "
+                                   "(is the kubelet listening?)",
+                                   s.request.host, tenant_, s.request.port)));
     s.failed = true;
     return;
   }
   server_.metrics.add(Metric::streams_opened);
   s.open = true;
-  if (!writeAll(s.request.fd.get(), kConnectEstablished)) {
+  if (!net::writeAll(s.request.fd.get(), kConnectEstablished)) {
     s.failed = true;
     return;
   }
@@ -710,7 +715,7 @@ bool SshNodeSession::streamDone(const Stream& s) const {
 }
 
 void SshNodeSession::closeStream(Stream& s, int http_status, std::string_view reason) {
-  if (http_status != 0) writeAll(s.request.fd.get(), httpError(http_status, reason));
+  if (http_status != 0) net::writeAll(s.request.fd.get(), httpError(http_status, reason));
   if (s.channel != nullptr) {
     // Detach first: libssh keeps a freed channel until the node confirms the close, and a
     // late packet must not call back into a Stream that is gone.
@@ -754,7 +759,7 @@ void SshNodeSession::finish() {
     leftover.swap(inbox_);
   }
   for (auto& request : leftover) {
-    writeAll(request.fd.get(), httpError(502, "the node's tunnel closed; retry"));
+    net::writeAll(request.fd.get(), httpError(502, "the node's tunnel closed; retry"));
   }
   for (Stream& s : streams_) closeStream(s, s.open ? 0 : 502, "the node's tunnel closed; retry");
   streams_.clear();
@@ -855,8 +860,8 @@ Result<std::unique_ptr<SshServer>> SshServer::start(const TunnelConfig& config,
     }
     impl->tenant_keys.push_back(std::move(keys));
   }
-  HERD_ASSIGN_OR_RETURN(impl->listen_fd, listenTcp(config.ssh_listen));
-  impl->port = boundPort(impl->listen_fd.get());
+  HERD_ASSIGN_OR_RETURN(impl->listen_fd, net::listenTcp(config.ssh_listen));
+  impl->port = net::boundPort(impl->listen_fd.get());
   impl->stop_fd = UniqueFd(::eventfd(0, EFD_CLOEXEC));
   Impl* raw = impl.get();
   impl->acceptor = std::thread([raw] { raw->acceptLoop(); });

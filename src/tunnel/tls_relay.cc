@@ -17,45 +17,37 @@ using Clock = std::chrono::steady_clock;
 // One TLS record's worth: what SSL_read hands out at most anyway.
 constexpr size_t kTlsChunk = 16 * 1024;
 
+// A handshake that fails with nothing queued is a peer that hung up.
 std::string lastSslError() {
-  unsigned long code = ERR_get_error();
-  if (code == 0) return "connection closed during handshake";
-  char text[256];
-  ERR_error_string_n(code, text, sizeof text);
-  ERR_clear_error();
-  return text;
+  if (ERR_peek_error() == 0) return "connection closed during handshake";
+  return ossl::lastOpensslError();
 }
 
-Status handshake(SSL_CTX* ctx, int fd, bool server, std::chrono::milliseconds timeout, SSL*& out) {
-  SSL* ssl = SSL_new(ctx);
-  if (ssl == nullptr) return Status::internal("SSL_new failed");
-  SSL_set_fd(ssl, fd);
+Result<ossl::SslPtr> handshake(SSL_CTX* ctx, int fd, bool server,
+                               std::chrono::milliseconds timeout) {
+  ossl::SslPtr ssl(SSL_new(ctx));
+  if (!ssl) return Status::internal("SSL_new failed");
+  SSL_set_fd(ssl.get(), fd);
   auto deadline = Clock::now() + timeout;
   while (true) {
-    int rc = server ? SSL_accept(ssl) : SSL_connect(ssl);
+    int rc = server ? SSL_accept(ssl.get()) : SSL_connect(ssl.get());
     if (rc == 1) break;
-    int err = SSL_get_error(ssl, rc);
+    int err = SSL_get_error(ssl.get(), rc);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) || left.count() <= 0) {
-      std::string why = left.count() <= 0 ? "TLS handshake timed out" : lastSslError();
-      SSL_free(ssl);
-      return Status::unauthenticated(why);
+      return Status::unauthenticated(left.count() <= 0 ? "TLS handshake timed out"
+                                                       : lastSslError());
     }
     pollfd p{fd, static_cast<short>(err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), 0};
     ::poll(&p, 1, static_cast<int>(left.count()));
   }
-  out = ssl;
-  return Status::ok();
+  return ssl;
 }
 
 }  // namespace
 
-void TlsContextDeleter::operator()(SSL_CTX* ctx) const {
-  SSL_CTX_free(ctx);
-}
-
-Result<TlsContextPtr> makeTlsContext(const TlsFiles& files, bool server) {
-  TlsContextPtr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
+Result<ossl::SslCtxPtr> makeTlsContext(const TlsFiles& files, bool server) {
+  ossl::SslCtxPtr ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
   if (!ctx) return Status::internal("SSL_CTX_new failed");
   SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
   if (SSL_CTX_use_certificate_chain_file(ctx.get(), files.cert_file.c_str()) != 1 ||
@@ -71,24 +63,18 @@ Result<TlsContextPtr> makeTlsContext(const TlsFiles& files, bool server) {
 
 Result<std::unique_ptr<TlsSession>> TlsSession::accept(SSL_CTX* ctx, int fd,
                                                        std::chrono::milliseconds timeout) {
-  SSL* ssl = nullptr;
-  HERD_RETURN_IF_ERROR(handshake(ctx, fd, true, timeout, ssl));
-  return std::unique_ptr<TlsSession>(new TlsSession(ssl, fd));
+  HERD_ASSIGN_OR_RETURN(auto ssl, handshake(ctx, fd, /*server=*/true, timeout));
+  return std::unique_ptr<TlsSession>(new TlsSession(std::move(ssl), fd));
 }
 
 Result<std::unique_ptr<TlsSession>> TlsSession::connect(SSL_CTX* ctx, int fd,
                                                         std::chrono::milliseconds timeout) {
-  SSL* ssl = nullptr;
-  HERD_RETURN_IF_ERROR(handshake(ctx, fd, false, timeout, ssl));
-  return std::unique_ptr<TlsSession>(new TlsSession(ssl, fd));
-}
-
-TlsSession::~TlsSession() {
-  SSL_free(ssl_);
+  HERD_ASSIGN_OR_RETURN(auto ssl, handshake(ctx, fd, /*server=*/false, timeout));
+  return std::unique_ptr<TlsSession>(new TlsSession(std::move(ssl), fd));
 }
 
 std::string TlsSession::peerCommonName() const {
-  X509* cert = SSL_get0_peer_certificate(ssl_);
+  X509* cert = SSL_get0_peer_certificate(ssl_.get());
   if (cert == nullptr) return {};
   char cn[256] = {};
   if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof cn) < 0) {
@@ -98,9 +84,9 @@ std::string TlsSession::peerCommonName() const {
 }
 
 long TlsSession::read(char* out, size_t size) {
-  int n = SSL_read(ssl_, out, static_cast<int>(size));
+  int n = SSL_read(ssl_.get(), out, static_cast<int>(size));
   if (n > 0) return n;
-  int err = SSL_get_error(ssl_, n);
+  int err = SSL_get_error(ssl_.get(), n);
   if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return -1;
   ERR_clear_error();
   return 0;
@@ -109,12 +95,12 @@ long TlsSession::read(char* out, size_t size) {
 bool TlsSession::writeAll(std::string_view data, std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   while (!data.empty()) {
-    int n = SSL_write(ssl_, data.data(), static_cast<int>(data.size()));
+    int n = SSL_write(ssl_.get(), data.data(), static_cast<int>(data.size()));
     if (n > 0) {
       data.remove_prefix(static_cast<size_t>(n));
       continue;
     }
-    int err = SSL_get_error(ssl_, n);
+    int err = SSL_get_error(ssl_.get(), n);
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if ((err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) || left.count() <= 0) {
       ERR_clear_error();
@@ -139,13 +125,13 @@ void TlsSession::relay(int plain_fd) {
     bool progress = false;
     // TLS -> plain. Always try SSL_read before polling: it may hold decrypted bytes.
     if (!tls_eof && to_plain_off == to_plain.size()) {
-      int n = SSL_read(ssl_, chunk, sizeof chunk);
+      int n = SSL_read(ssl_.get(), chunk, sizeof chunk);
       if (n > 0) {
         to_plain.assign(chunk, chunk + n);
         to_plain_off = 0;
         progress = true;
       } else {
-        int err = SSL_get_error(ssl_, n);
+        int err = SSL_get_error(ssl_.get(), n);
         if (err == SSL_ERROR_WANT_READ) {
           tls_events |= POLLIN;
         } else if (err == SSL_ERROR_WANT_WRITE) {
@@ -178,7 +164,7 @@ void TlsSession::relay(int plain_fd) {
         progress = true;
       } else if (n == 0) {
         plain_eof = true;
-        SSL_shutdown(ssl_);
+        SSL_shutdown(ssl_.get());
         progress = true;
       } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
         plain_events |= POLLIN;
@@ -187,12 +173,12 @@ void TlsSession::relay(int plain_fd) {
       }
     }
     if (!to_tls.empty()) {
-      int n = SSL_write(ssl_, to_tls.data(), static_cast<int>(to_tls.size()));
+      int n = SSL_write(ssl_.get(), to_tls.data(), static_cast<int>(to_tls.size()));
       if (n > 0) {
         to_tls.erase(to_tls.begin(), to_tls.begin() + n);
         progress = true;
       } else {
-        int err = SSL_get_error(ssl_, n);
+        int err = SSL_get_error(ssl_.get(), n);
         if (err == SSL_ERROR_WANT_WRITE) {
           tls_events |= POLLOUT;
         } else if (err == SSL_ERROR_WANT_READ) {

@@ -8,22 +8,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "common/openssl_handles.h"
 #include "common/status.h"
 #include "tunnel/config.h"
 
-typedef struct ssl_ctx_st SSL_CTX;
-typedef struct ssl_st SSL;
-
 namespace herd::tunnel {
 
-struct TlsContextDeleter {
-  void operator()(SSL_CTX* ctx) const;
-};
-using TlsContextPtr = std::unique_ptr<SSL_CTX, TlsContextDeleter>;
-
 // Certificate, key and the CA that the peer's certificate must chain to. TLS 1.2 or newer.
-Result<TlsContextPtr> makeTlsContext(const TlsFiles& files, bool server);
+Result<ossl::SslCtxPtr> makeTlsContext(const TlsFiles& files, bool server);
 
 class TlsSession {
  public:
@@ -31,7 +25,11 @@ class TlsSession {
                                                     std::chrono::milliseconds timeout);
   static Result<std::unique_ptr<TlsSession>> connect(SSL_CTX* ctx, int fd,
                                                      std::chrono::milliseconds timeout);
-  ~TlsSession();
+  // Owns its SSL (freed with the session), not the socket. Move-only.
+  TlsSession(TlsSession&&) noexcept = default;
+  TlsSession& operator=(TlsSession&&) noexcept = default;
+  TlsSession(const TlsSession&) = delete;
+  TlsSession& operator=(const TlsSession&) = delete;
 
   // The verified peer certificate's subject CN.
   std::string peerCommonName() const;
@@ -42,8 +40,8 @@ class TlsSession {
   void relay(int plain_fd);
 
  private:
-  TlsSession(SSL* ssl, int fd) : ssl_(ssl), fd_(fd) {}
-  SSL* ssl_;
+  TlsSession(ossl::SslPtr ssl, int fd) : ssl_(std::move(ssl)), fd_(fd) {}
+  ossl::SslPtr ssl_;
   int fd_;
 };
 

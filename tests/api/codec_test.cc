@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "api/defaults.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 
 namespace herd::api {
 namespace {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "api/manifests.h"
 #include "common/process.h"
 #include "support/test_env.h"
 
@@ -18,15 +19,25 @@ TEST(VersionsTest, TableIsOrderedAndTheNewestIsTheDefault) {
     int cur = std::stoi(std::string(releases[i].minor.substr(2)));
     EXPECT_EQ(cur, prev + 1) << "minor releases are consecutive, oldest first";
   }
+  EXPECT_EQ(releases.back().minor, "1.36");
+  for (const auto& r : releases) {
+    EXPECT_TRUE(r.patch.starts_with(std::string(r.minor) + ".")) << r.minor << ": " << r.patch;
+    EXPECT_TRUE(r.etcd_image_tag.starts_with(std::string(r.etcd) + "-")) << r.minor;
+  }
+}
+
+TEST(VersionsTest, TheDefaultIsTheReleaseWhoseFlagsAreRecorded) {
   EXPECT_EQ(defaultRelease().minor, "1.32");
-  EXPECT_EQ(&defaultRelease(), &releases.back());
+  EXPECT_EQ(defaultRelease().minor, kRecordedFlagsMinor);
 }
 
 TEST(VersionsTest, FindReleaseAcceptsMinorAndPatch) {
   EXPECT_EQ(findRelease("1.32"), &defaultRelease());
   EXPECT_EQ(findRelease("1.32.7"), &defaultRelease());
   EXPECT_NE(findRelease("1.30"), nullptr);
-  for (const char* bad : {"1.29", "1.33", "1", "", "1.32.", "1.32.x", "v1.32", "1.320"}) {
+  ASSERT_NE(findRelease("1.35.1"), nullptr);
+  EXPECT_EQ(findRelease("1.35.1")->minor, "1.35");
+  for (const char* bad : {"1.29", "1.37", "1", "", "1.32.", "1.32.x", "v1.32", "1.320"}) {
     EXPECT_EQ(findRelease(bad), nullptr) << bad;
   }
 }
@@ -39,6 +50,62 @@ TEST(FlagsTest, KnownFlagsComeFromTheRecordedHelp) {
   EXPECT_TRUE(isKnownFlag(Binary::kKubeScheduler, "leader-elect"));
   EXPECT_TRUE(isKnownFlag(Binary::kEtcd, "snapshot-count"));
   EXPECT_FALSE(isKnownFlag(Binary::kEtcd, "audit-log-path"));
+}
+
+TEST(FlagsTest, ANewerMinorKnowsTheRecordedFlagsMinusItsRemovals) {
+  // --cloud-config left kube-apiserver in 1.33; kube-controller-manager keeps its own.
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeApiserver, "cloud-config", "1.33"), "Kubernetes 1.33");
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeApiserver, "cloud-config", "1.35.2"), "Kubernetes 1.33");
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeApiserver, "cloud-config", "1.32"), "");
+  EXPECT_EQ(flagRemovedIn(Binary::kKubeControllerManager, "cloud-config", "1.35"), "");
+  EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "cloud-config", "1.34"));
+  EXPECT_TRUE(isKnownFlag(Binary::kKubeControllerManager, "cloud-config", "1.34"));
+  for (const auto& r : supportedReleases()) {
+    EXPECT_TRUE(isKnownFlag(Binary::kKubeApiserver, "etcd-servers", r.minor)) << r.minor;
+    EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "leader-elect", r.minor)) << r.minor;
+    // Every removal names a flag of the recorded --help or one already gone from it, of a
+    // minor newer than the recorded one.
+    if (!r.removed_flags.empty()) {
+      EXPECT_GT(std::stoi(std::string(r.minor.substr(2))),
+                std::stoi(std::string(kRecordedFlagsMinor.substr(2))));
+    }
+  }
+  EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "etcd-servers", "1.99"));
+  EXPECT_FALSE(isKnownFlag(Binary::kKubeApiserver, "etcd-servers", "garbage"));
+}
+
+TEST(FlagsTest, EtcdFlagsFollowThePinnedEtcdRelease) {
+  // etcd 3.6 (pinned from 1.34 on) dropped the v2 API and the v2 proxy; 3.5 kept them.
+  for (const char* flag :
+       {"enable-v2", "experimental-enable-v2v3", "proxy", "proxy-read-timeout"}) {
+    EXPECT_TRUE(isKnownFlag(Binary::kEtcd, flag)) << flag << " is in the recorded 3.4 --help";
+    EXPECT_TRUE(isKnownFlag(Binary::kEtcd, flag, "1.33")) << flag;
+    EXPECT_FALSE(isKnownFlag(Binary::kEtcd, flag, "1.34")) << flag;
+    EXPECT_EQ(flagRemovedIn(Binary::kEtcd, flag, "1.36.0"), "etcd 3.6") << flag;
+  }
+  EXPECT_TRUE(isKnownFlag(Binary::kEtcd, "listen-metrics-urls", "1.36"));
+  EXPECT_EQ(flagRemovedIn(Binary::kEtcd, "enable-v2", "1.30"), "");
+  // The Kubernetes removals are per binary: --cloud-config of the apiserver is not etcd's.
+  EXPECT_EQ(flagRemovedIn(Binary::kEtcd, "cloud-config", "1.36"), "");
+}
+
+TEST(FlagsTest, ExtraArgsAreCheckedAgainstTheClustersVersion) {
+  auto load = [](const std::string& version) {
+    return loadOneCluster(
+        "apiVersion: herd.io/v1alpha1\nkind: Cluster\nmetadata:\n  name: demo\nspec:\n"
+        "  version: \"" +
+        version +
+        "\"\n  controlPlane:\n    etcd:\n      extraArgs:\n"
+        "        enable-v2: \"false\"\n");
+  };
+  EXPECT_TRUE(load("1.33").isOk()) << load("1.33").status().message();
+  auto newer = load("1.34");
+  ASSERT_FALSE(newer.isOk());
+  EXPECT_NE(newer.status().message().find(
+                "spec.controlPlane.etcd.extraArgs[enable-v2]: Invalid value: \"enable-v2\": etcd "
+                "dropped this flag in etcd 3.6"),
+            std::string::npos)
+      << newer.status().message();
 }
 
 TEST(FlagsTest, ManagedTablesAreSortedAndEveryEntryIsARealFlag) {

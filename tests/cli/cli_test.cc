@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "support/test_env.h"
 
 namespace herd {
@@ -15,7 +15,9 @@ TEST(CliTest, VersionPrintsHerdAndKubernetesVersions) {
   auto r = runHerd({"version"});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("herd 0.1.0\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("Kubernetes: 1.30, 1.31, 1.32 (default 1.32)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Kubernetes: 1.30, 1.31, 1.32, 1.33, 1.34, 1.35, 1.36 (default 1.32)"),
+            std::string::npos)
+      << r.out;
   auto j = nlohmann::json::parse(runHerd({"version", "-o", "json"}).out);
   EXPECT_EQ(j["defaultKubernetesVersion"], "1.32");
   EXPECT_EQ(j["apiVersion"], "herd.io/v1alpha1");
@@ -54,7 +56,7 @@ TEST(CliTest, CreateRejectsInvalidFlagsWithFieldPaths) {
   EXPECT_EQ(r.err,
             "herd: Cluster \"demo\" is invalid:\n"
             "  spec.version: Unsupported value: \"1.20\": supported values: \"1.30\", \"1.31\", "
-            "\"1.32\"\n"
+            "\"1.32\", \"1.33\", \"1.34\", \"1.35\", \"1.36\"\n"
             "  spec.controlPlane.etcd.replicas: Invalid value: 2: must be 1, 3 or 5\n");
 }
 

@@ -7,8 +7,10 @@
 #include <thread>
 
 #include "api/crd.h"
-#include "api/yaml.h"
+#include "common/base64.h"
+#include "common/yaml.h"
 #include "kube/client.h"
+#include "kube/herd_resources.h"
 #include "support/test_apiserver.h"
 
 namespace herd {
@@ -28,7 +30,7 @@ class SeedCommandsTest : public ::testing::Test {
   void installCrd() {
     auto client = kube::Client::create(server_->adminConfig());
     ASSERT_TRUE(client.isOk());
-    auto crd = api::parseDocuments(api::clusterCrdYaml());
+    auto crd = parseDocuments(api::clusterCrdYaml());
     ASSERT_TRUE(crd.isOk() && crd->size() == 1);
     ASSERT_TRUE((*client)->create(kube::crdsResource(), "", (*crd)[0]).isOk());
     for (int i = 0; i < 100; ++i) {
@@ -133,6 +135,82 @@ TEST_F(SeedCommandsTest, MissingKubeconfigIsAClearError) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err,
             "herd: connect to the seed: open /nonexistent/kubeconfig: No such file or directory\n");
+}
+
+// herd kubeconfig NAME: the admin kubeconfig from the tenant's Secret, its server pointed at the
+// Cluster's status.endpoint. Here the "tenant" is the test apiserver itself, so the printed
+// file is proven by using it.
+TEST_F(SeedCommandsTest, KubeconfigPrintsTheAdminConfigPointedAtTheEndpoint) {
+  installCrd();
+  auto client = kube::Client::create(server_->adminConfig());
+  ASSERT_TRUE(client.isOk());
+  auto& c = **client;
+  EXPECT_EQ(runHerd(with({"kubeconfig", "alpha"})).err, "herd: cluster \"alpha\" not found\n");
+
+  ASSERT_EQ(runHerd(with({"create", "cluster", "alpha"})).exit_code, 0);
+  auto pending = runHerd(with({"kubeconfig", "alpha"}));
+  EXPECT_EQ(pending.exit_code, 1);
+  EXPECT_NE(pending.err.find("cluster \"alpha\" has no kubeconfigSecret in its status yet"),
+            std::string::npos)
+      << pending.err;
+
+  std::string endpoint = server_->adminConfig().server;
+  auto got = c.get(kube::clustersResource(), "", "alpha");
+  ASSERT_TRUE(got.isOk());
+  (*got)["status"]["kubeconfigSecret"] = "alpha-admin-kubeconfig";
+  (*got)["status"]["endpoint"] = endpoint;
+  auto updated = c.updateStatus(kube::clustersResource(), "", *got);
+  ASSERT_TRUE(updated.isOk()) << updated.status().toString();
+  auto no_secret = runHerd(with({"kubeconfig", "alpha"}));
+  EXPECT_EQ(no_secret.exit_code, 1);
+  EXPECT_EQ(no_secret.err,
+            "herd: secret herd-alpha/alpha-admin-kubeconfig, named by cluster \"alpha\"'s status, "
+            "does not exist\n");
+
+  // The Secret holds a kubeconfig whose server is the in-seed address, unreachable from here.
+  std::string admin = testing::readFileOrDie(server_->kubeconfigPath());
+  auto at = admin.find(endpoint);
+  ASSERT_NE(at, std::string::npos);
+  std::string in_seed = admin;
+  in_seed.replace(at, endpoint.size(), "https://kube-apiserver.herd-alpha.svc:6443");
+  ASSERT_TRUE(
+      c.create(
+           kube::namespacesResource(), "",
+           {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", "herd-alpha"}}}})
+          .isOk());
+  nlohmann::json secret = {{"apiVersion", "v1"},
+                           {"kind", "Secret"},
+                           {"metadata", {{"name", "alpha-admin-kubeconfig"}}},
+                           {"data", {{"other.conf", base64Encode(in_seed)}}}};
+  ASSERT_TRUE(c.create(kube::secretsResource(), "herd-alpha", secret).isOk());
+  auto no_key = runHerd(with({"kubeconfig", "alpha"}));
+  EXPECT_EQ(no_key.err,
+            "herd: secret herd-alpha/alpha-admin-kubeconfig has no key \"admin.conf\" (it has: "
+            "other.conf)\n");
+
+  auto printed = runHerd(with({"kubeconfig", "alpha", "--key", "other.conf"}));
+  ASSERT_EQ(printed.exit_code, 0) << printed.err;
+  auto docs = parseDocuments(printed.out);
+  ASSERT_TRUE(docs.isOk() && docs->size() == 1) << printed.out;
+  EXPECT_EQ((*docs)[0]["clusters"][0]["cluster"]["server"], endpoint);
+  EXPECT_EQ(printed.out.find("herd-alpha.svc"), std::string::npos);
+  // The credentials came through: the printed file reaches the API.
+  testing::TempDir dir;
+  std::string path = dir.write("alpha.conf", printed.out);
+  auto listed = runHerd({"get", "clusters", "-o", "name", "--kubeconfig", path});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(listed.out, "cluster.herd.io/alpha\n");
+
+  // A key that does not hold a kubeconfig is said to be one.
+  ASSERT_TRUE(
+      c.patch(kube::secretsResource(), "herd-alpha", "alpha-admin-kubeconfig",
+              kube::PatchType::kMerge,
+              nlohmann::json{{"data", {{"admin.conf", base64Encode("just: text\n")}}}}.dump())
+          .isOk());
+  auto broken = runHerd(with({"kubeconfig", "alpha"}));
+  EXPECT_EQ(broken.exit_code, 1);
+  EXPECT_NE(broken.err.find("is not a kubeconfig: it names no cluster"), std::string::npos)
+      << broken.err;
 }
 
 }  // namespace

@@ -54,10 +54,16 @@ TEST(GatewayChurnTest, TenantBAddedAndRemoved100TimesWhileAIsServedWithoutAFailu
     }
   } joiner{done, clients};
   Clock::duration worst_apply{};
+  // A change counts as applied when the gateway has reloaded it and beta's routing matches. A
+  // refused beta request alone is not proof (a loaded machine can fail a request for other
+  // reasons), so the reload counter must have moved on too.
+  double reloads = gateway.metric("herd_gateway_config_reloads_total");
   auto until = [&](bool want_beta) {
     auto start = Clock::now();
+    reloads += 1;
     while (Clock::now() - start < 5s) {
-      if (testing::echoRoundTrip(gateway.tlsPort(), "beta.herd.localhost", "b") == want_beta) {
+      if (gateway.metric("herd_gateway_config_reloads_total") >= reloads &&
+          testing::echoRoundTrip(gateway.tlsPort(), "beta.herd.localhost", "b") == want_beta) {
         worst_apply = std::max(worst_apply, Clock::now() - start);
         return true;
       }
@@ -79,7 +85,6 @@ TEST(GatewayChurnTest, TenantBAddedAndRemoved100TimesWhileAIsServedWithoutAFailu
   EXPECT_GT(requests, 100);
   // The goal is 100 ms (25 ms polling); the bound leaves room for a loaded CI machine.
   EXPECT_LT(worst_ms, 1000);
-  EXPECT_GE(gateway.metric("herd_gateway_config_reloads_total"), 200);
   EXPECT_EQ(gateway.terminate(), 0);
 }
 

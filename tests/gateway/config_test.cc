@@ -54,7 +54,7 @@ TEST(GatewayConfigTest, ErrorsNameTheField) {
       {"bogus: 1", "unknown field \"bogus\""},
       {"tenants: [{name: a, apiServer: []}]", "unknown field \"apiServer\""},
       {"listeners: {tls: \"127.0.0.1\"}", "listeners.tls"},
-      {"tenants: [{name: a, etcd: [\"127.0.0.1:0\"]}]", "port must be"},
+      {"tenants: [{name: a, etcd: [\"127.0.0.1:0\"]}]", "port outside 1-65535"},
   };
   for (const auto& c : cases) {
     auto r = parseGatewayConfig(c.text);
@@ -91,6 +91,34 @@ TEST(GatewayConfigTest, TunnelSectionUsesTheTunnelSchema) {
   auto bad = parseGatewayConfig("tunnel: {ssh: {bogus: 1}}");
   ASSERT_FALSE(bad.isOk());
   EXPECT_NE(bad.status().message().find("tunnel"), std::string::npos) << bad.status().message();
+}
+
+TEST(GatewayConfigTest, TenantPortsAreValidatedAgainstEachOtherAndTheListeners) {
+  auto ok = parseGatewayConfig(
+      "tenants: [{name: a, port: 7443, apiServers: [\"127.0.0.1:6443\"]}, {name: b}]");
+  ASSERT_TRUE(ok.isOk()) << ok.status().toString();
+  EXPECT_EQ(ok->tenants[0].port, 7443);
+  EXPECT_EQ(ok->tenants[1].port, 0);  // none unless asked for
+
+  struct Case {
+    std::string text, expected;
+  } cases[] = {
+      {"tenants: [{name: a, port: 0}]", "tenants[0].port: must be an integer from 1 to 65535"},
+      {"tenants: [{name: a, port: 65536}]", "tenants[0].port"},
+      {"tenants: [{name: a, port: \"7443\"}]", "tenants[0].port"},
+      {"tenants: [{name: a, port: 7443}, {name: b, port: 7443}]",
+       "tenants[1].port: 7443 is tenant \"a\"'s already"},
+      {"listeners: {tls: \"127.0.0.1:8443\"}\ntenants: [{name: a, port: 8443}]",
+       "tenants[0].port: 8443 is the port of listeners.tls"},
+      {"listeners: {http: \"0.0.0.0:8080\"}\ntenants: [{name: a, port: 8080}]", "listeners.http"},
+      {"tenants: [{name: a, port: 9090}]", "listeners.admin"},  // the default admin port
+  };
+  for (const auto& c : cases) {
+    auto r = parseGatewayConfig(c.text);
+    ASSERT_FALSE(r.isOk()) << c.text;
+    EXPECT_NE(r.status().message().find(c.expected), std::string::npos)
+        << c.text << " -> " << r.status().message();
+  }
 }
 
 }  // namespace

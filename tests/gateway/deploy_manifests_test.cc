@@ -5,21 +5,23 @@
 // with the ConfigMap's file, on the ports that file listens on, probed on the admin listener;
 // every object passes herd's schema validator (api/schema.h) against the recorded Kubernetes
 // OpenAPI documents; and kubectl applies the kustomization to the test apiserver (with a real
-// kube-apiserver, RBAC is then asked).
+// kube-apiserver, RBAC is then asked; the fake does not evaluate it, and that test is skipped).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <tuple>
 
-#include "api/schema.h"
-#include "api/yaml.h"
 #include "common/files.h"
+#include "common/yaml.h"
 #include "gateway/config.h"
 #include "gateway/seed_route_source.h"
+#include "support/openapi/openapi_schemas.h"
 #include "support/test_apiserver.h"
 #include "support/test_env.h"
 
@@ -46,7 +48,7 @@ std::vector<Manifest> loadManifests() {
   }
   std::sort(paths.begin(), paths.end());
   for (const auto& path : paths) {
-    auto documents = api::parseDocuments(herd::testing::readFileOrDie(path));
+    auto documents = parseDocuments(herd::testing::readFileOrDie(path));
     EXPECT_TRUE(documents.isOk()) << path << ": " << documents.status().toString();
     if (!documents) continue;
     for (auto& d : *documents) {
@@ -254,7 +256,7 @@ TEST_F(GatewayDeployTest, DeploymentRunsTheConfigMapsFileOnItsPorts) {
 TEST_F(GatewayDeployTest, KustomizationListsEveryFile) {
   auto text = files::read(deployDir() + "/kustomization.yaml");
   ASSERT_TRUE(text.isOk());
-  auto documents = api::parseDocuments(*text);
+  auto documents = parseDocuments(*text);
   ASSERT_TRUE(documents.isOk() && documents->size() == 1);
   std::set<std::string> listed;
   for (const auto& r : strings((*documents)[0]["resources"])) listed.insert(r);
@@ -265,85 +267,11 @@ TEST_F(GatewayDeployTest, KustomizationListsEveryFile) {
   EXPECT_EQ(listed, present);
 }
 
-// The schema of one kind in a recorded OpenAPI v3 document, made structural for herd's own
-// validator (api/schema.h): every $ref is inlined, and a lone allOf (the form the Kubernetes
-// documents use for a reference with a description) is merged into its parent.
-class BuiltinSchemas {
- public:
-  explicit BuiltinSchemas(const std::string& path)
-      : document_(json::parse(herd::testing::readFileOrDie(path))),
-        schemas_(document_["components"]["schemas"]) {}
-
-  std::optional<json> structural(const std::string& group, const std::string& version,
-                                 const std::string& kind) const {
-    for (const auto& [name, schema] : schemas_.items()) {
-      for (const auto& gvk : schema.value("x-kubernetes-group-version-kind", json::array())) {
-        if (gvk.value("group", "") == group && gvk.value("version", "") == version &&
-            gvk.value("kind", "") == kind) {
-          return inlined(schema, 0);
-        }
-      }
-    }
-    return std::nullopt;
-  }
-
- private:
-  // Pod specs nest about twenty deep; none of these kinds refers back to itself.
-  static constexpr int kMaxDepth = 64;
-
-  json inlined(const json& schema, int depth) const {
-    if (!schema.is_object() || depth > kMaxDepth) return schema;
-    if (schema.contains("$ref")) {
-      std::string ref = schema["$ref"].get<std::string>();
-      return inlined(schemas_[ref.substr(ref.rfind('/') + 1)], depth + 1);
-    }
-    json out = schema;
-    out.erase("default");  // validation only: defaults belong to the server
-    if (out.contains("allOf") && out["allOf"].size() == 1) {
-      json target = inlined(out["allOf"][0], depth + 1);
-      out.erase("allOf");
-      for (auto& [key, value] : target.items()) {
-        if (!out.contains(key)) out[key] = value;
-      }
-    }
-    if (out.contains("properties")) {
-      for (auto& [key, value] : out["properties"].items()) value = inlined(value, depth + 1);
-    }
-    for (const char* key : {"items", "additionalProperties"}) {
-      if (out.contains(key)) out[key] = inlined(out[key], depth + 1);
-    }
-    for (const char* key : {"allOf", "anyOf", "oneOf"}) {
-      if (!out.contains(key)) continue;
-      for (auto& option : out[key]) option = inlined(option, depth + 1);
-    }
-    return out;
-  }
-
-  json document_;
-  const json& schemas_;
-};
-
-// Unknown fields (what pruning would drop), then types, enums and required fields.
-std::vector<std::string> schemaErrors(const json& object, const json& schema) {
-  std::vector<std::string> out;
-  json copy = object;
-  for (const auto& field : api::schema::prune(copy, schema)) {
-    out.push_back(field + ": unknown field");
-  }
-  for (const auto& error : api::schema::validate(object, schema)) out.push_back(error.toString());
-  return out;
-}
-
 TEST_F(GatewayDeployTest, EveryObjectMatchesTheKubernetesOpenApiSchema) {
   if (herd::testing::sharedDir().empty()) GTEST_SKIP() << "../shared is not beside the repository";
-  auto schemaOf = [](const std::string& api_version, const std::string& kind) {
-    auto slash = api_version.find('/');
-    std::string group = slash == std::string::npos ? "" : api_version.substr(0, slash);
-    std::string version = api_version.substr(slash == std::string::npos ? 0 : slash + 1);
-    BuiltinSchemas document(herd::testing::sharedDir() + "/kubernetes/openapi/v3/" +
-                            (group.empty() ? "api/" + version : "apis/" + group + "/" + version) +
-                            ".json");
-    return document.structural(group, version, kind);
+  herd::testing::OpenApiSchemas schemas;
+  auto schemaOf = [&](const std::string& api_version, const std::string& kind) {
+    return schemas.schemaFor(api_version, kind);
   };
   for (const auto& m : manifests_) {
     if (m.file == "kustomization.yaml") continue;
@@ -352,7 +280,7 @@ TEST_F(GatewayDeployTest, EveryObjectMatchesTheKubernetesOpenApiSchema) {
     auto schema = schemaOf(api_version, kind);
     ASSERT_TRUE(schema.has_value()) << m.file << ": no schema for " << api_version << " " << kind;
     std::string listed;
-    for (const auto& e : schemaErrors(m.object, *schema)) listed += e + "\n";
+    for (const auto& e : herd::testing::schemaErrors(m.object, *schema)) listed += e + "\n";
     EXPECT_TRUE(listed.empty()) << m.file << " " << kind << ":\n" << listed;
   }
   // The check itself finds a misspelt field and a wrong type.
@@ -360,58 +288,85 @@ TEST_F(GatewayDeployTest, EveryObjectMatchesTheKubernetesOpenApiSchema) {
   json& container = broken["spec"]["template"]["spec"]["containers"][0];
   container["readinesProbe"] = json::object();
   container["ports"][0]["containerPort"] = "8443";
-  auto errors = schemaErrors(broken, *schemaOf("apps/v1", "Deployment"));
+  auto errors = herd::testing::schemaErrors(broken, *schemaOf("apps/v1", "Deployment"));
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_NE(errors[0].find("readinesProbe"), std::string::npos) << errors[0];
   EXPECT_NE(errors[1].find("containerPort"), std::string::npos) << errors[1];
 }
 
-// kubectl applies the kustomization to the seed. A real kube-apiserver then answers, for the
-// gateway's ServiceAccount, every request of the seed route source with yes and a read of
-// Secrets with no; the fake does not evaluate RBAC, and says so.
-TEST_F(GatewayDeployTest, KubectlAppliesTheKustomizationToTheSeed) {
-  auto kubectl = findExecutable("kubectl");
-  if (!kubectl.isOk()) GTEST_SKIP() << "kubectl is not installed";
-  auto server = herd::testing::TestApiServer::start();
-  ASSERT_TRUE(server.isOk()) << server.status().toString();
-  // kubectl apply validates against the server's OpenAPI, which the fake serves from there.
-  if ((*server)->isFake() && herd::testing::sharedDir().empty()) {
-    GTEST_SKIP() << "../shared/kubernetes is not there";
+// kubectl against the test apiserver (the seed), with a private HOME and no ambient
+// kubeconfig.
+class GatewaySeedTest : public GatewayDeployTest {
+ protected:
+  void SetUp() override {
+    GatewayDeployTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto kubectl = findExecutable("kubectl");
+    if (!kubectl.isOk()) GTEST_SKIP() << "kubectl is not installed";
+    kubectl_ = *kubectl;
+    auto server = herd::testing::TestApiServer::start();
+    ASSERT_TRUE(server.isOk()) << server.status().toString();
+    server_ = std::move(*server);
+    std::cout << "seed: " << server_->describe() << "\n";
   }
-  std::cout << "seed: " << (*server)->describe() << "\n";
-  herd::testing::TempDir home;
-  ProcessOptions options;
-  options.env = {"HOME=" + home.path(), "KUBECONFIG="};
-  auto run = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {*kubectl, "--kubeconfig", (*server)->kubeconfigPath()});
+
+  CommandResult kubectl(std::vector<std::string> args) {
+    args.insert(args.begin(), {kubectl_, "--kubeconfig", server_->kubeconfigPath()});
+    ProcessOptions options;
+    options.env = {"HOME=" + home_.path(), "KUBECONFIG="};
     auto r = runCommand(args, {}, std::chrono::seconds(60), options);
-    EXPECT_TRUE(r.isOk());
+    EXPECT_TRUE(r.isOk()) << r.status().toString();
     return r ? *r : CommandResult{};
-  };
-  auto applied = run({"apply", "--server-side", "--validate=strict", "-k", deployDir()});
-  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  }
+
+  // kubectl apply validates against the server's OpenAPI, which the fake serves from
+  // ../shared/kubernetes.
+  void applyKustomization() {
+    if (server_->isFake() && herd::testing::sharedDir().empty()) {
+      GTEST_SKIP() << "../shared/kubernetes is not there";
+    }
+    auto applied = kubectl({"apply", "--server-side", "--validate=strict", "-k", deployDir()});
+    ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  }
+
+  std::string kubectl_;
+  herd::testing::TempDir home_;
+  std::unique_ptr<herd::testing::TestApiServer> server_;
+};
+
+TEST_F(GatewaySeedTest, KubectlAppliesTheKustomizationToTheSeed) {
+  applyKustomization();
+  if (IsSkipped() || HasFatalFailure()) return;
   for (const char* object :
        {"serviceaccount/herd-gateway", "deployment.apps/herd-gateway", "service/herd-gateway",
         "configmap/herd-gateway", "poddisruptionbudget.policy/herd-gateway"}) {
-    auto got = run({"get", "-n", "herd-system", object, "-o", "name"});
+    auto got = kubectl({"get", "-n", "herd-system", object, "-o", "name"});
     EXPECT_EQ(got.exit_code, 0) << object << ": " << got.err;
   }
   for (const char* object : {"clusterrole.rbac.authorization.k8s.io/herd-gateway",
                              "clusterrolebinding.rbac.authorization.k8s.io/herd-gateway"}) {
-    auto got = run({"get", object, "-o", "name"});
+    auto got = kubectl({"get", object, "-o", "name"});
     EXPECT_EQ(got.exit_code, 0) << object << ": " << got.err;
   }
-  if ((*server)->isFake()) {
-    std::cout << "the fake apiserver does not evaluate RBAC: the grants were checked against "
-                 "the manifest, not asked of a server (set HERD_KUBE_BIN for that)\n";
-    return;
+}
+
+// Once applied, the seed itself answers, for the gateway's ServiceAccount, every request of
+// the seed route source with yes and a read of Secrets with no. Only a real kube-apiserver
+// evaluates RBAC; against the fake, ClusterRoleGrantsExactlyWhatTheSeedRouteSourceRequests
+// checks the same grants in the manifest.
+TEST_F(GatewaySeedTest, SeedAuthorizesTheGatewayAccountForItsRequestsOnly) {
+  if (server_->isFake()) {
+    GTEST_SKIP() << "the fake apiserver does not evaluate RBAC objects (ClusterRole, "
+                    "ClusterRoleBinding); set HERD_KUBE_BIN to ask a real kube-apiserver";
   }
+  applyKustomization();
+  if (IsSkipped() || HasFatalFailure()) return;
   const std::string as = "--as=system:serviceaccount:herd-system:herd-gateway";
   for (const auto& [group, resource, verb] : codeRequests()) {
-    auto can = run({"auth", "can-i", as, verb, resource + "." + group, "--all-namespaces"});
+    auto can = kubectl({"auth", "can-i", as, verb, resource + "." + group, "--all-namespaces"});
     EXPECT_EQ(can.out, "yes\n") << verb << " " << resource << "." << group << can.err;
   }
-  auto secrets = run({"auth", "can-i", as, "get", "secrets", "--all-namespaces"});
+  auto secrets = kubectl({"auth", "can-i", as, "get", "secrets", "--all-namespaces"});
   EXPECT_EQ(secrets.out, "no\n") << secrets.err;
 }
 

@@ -86,12 +86,61 @@ TEST(GatewayStatsTest, PrometheusTextHasCountersRoutesAndHistogram) {
   bump(stats.counters.sni_unknown, 3);
   stats.route("alpha/api")->connections = 2;
   stats.peek.observe(std::chrono::microseconds(300));
-  std::string text = stats.renderPrometheus("");
+  std::string text = stats.renderPrometheus({}, true);
   EXPECT_NE(text.find("herd_gateway_sni_unknown_total 3\n"), std::string::npos);
   EXPECT_NE(text.find("herd_gateway_route_connections_total{route=\"alpha/api\"} 2\n"),
             std::string::npos);
   EXPECT_NE(text.find("herd_gateway_peek_seconds_bucket{le=\"0.0005\"} 1\n"), std::string::npos);
   EXPECT_NE(text.find("herd_gateway_peek_seconds_count 1\n"), std::string::npos);
+}
+
+TEST(GatewayStatsTest, PrometheusTextHasBackendsSortedAndReadiness) {
+  GatewayStats stats;
+  auto second = std::make_shared<BackendState>(BackendAddress{"10.0.0.2", 6443});
+  auto first = std::make_shared<BackendState>(BackendAddress{"10.0.0.1", 6443});
+  second->healthy = false;
+  second->active = 4;
+  std::string text = stats.renderPrometheus({second, first}, false);
+  EXPECT_NE(text.find("# HELP herd_gateway_backend_healthy Whether the backend passes its health "
+                      "check.\n# TYPE herd_gateway_backend_healthy gauge\n"
+                      "herd_gateway_backend_healthy{backend=\"10.0.0.1:6443\"} 1\n"
+                      "herd_gateway_backend_healthy{backend=\"10.0.0.2:6443\"} 0\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("herd_gateway_backend_active_connections{backend=\"10.0.0.2:6443\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE herd_gateway_ready gauge\nherd_gateway_ready 0\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("# TYPE herd_gateway_peek_seconds histogram\n"), std::string::npos);
+}
+
+// A tenant's port routes to its kube-apiserver route itself: one limit, one set of stats.
+TEST(RouteTableTest, ATenantPortIsTheTenantsApiRoute) {
+  GatewayStats stats;
+  RouteRegistry registry(stats);
+  auto table = registry.build(configOf(R"(
+tenants:
+  - {name: a, port: 7001, maxConnections: 5, apiServers: ["127.0.0.1:1"], etcd: ["127.0.0.1:2"]}
+  - {name: b, port: 7002}
+  - {name: c, apiServers: ["127.0.0.1:3"]}
+)"));
+  ASSERT_TRUE(table.isOk()) << table.status().toString();
+  const Route* by_port = (*table)->findPort(7001);
+  ASSERT_NE(by_port, nullptr);
+  EXPECT_EQ(by_port, (*table)->findTls("a.herd.localhost"));
+  EXPECT_EQ(by_port->name, "a/api");
+  EXPECT_EQ(by_port->max_connections, 5);
+  // b has a port but nothing to route to; c has no port.
+  EXPECT_EQ((*table)->findPort(7002), nullptr);
+  EXPECT_EQ((*table)->findPort(7003), nullptr);
+  EXPECT_EQ((*table)->tenantPorts(), (std::map<uint16_t, std::string>{{7001, "a"}, {7002, "b"}}));
+
+  // Two tenants on one port can only come from a source that skipped validation: refused.
+  GatewayConfig twice = configOf("tenants: [{name: a, port: 7001}, {name: b}]");
+  twice.tenants[1].port = 7001;
+  auto refused = registry.build(twice);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find("port 7001"), std::string::npos);
 }
 
 }  // namespace

@@ -2,6 +2,9 @@
 // the tenants of a gateway configuration.
 #include <gtest/gtest.h>
 
+#include <map>
+
+#include "gateway/route_table.h"
 #include "gateway/seed_route_source.h"
 
 namespace herd::gateway {
@@ -102,6 +105,80 @@ TEST(SeedConfigTest, HostileShapesAreSkippedNotThrown) {
                                 {weird_slice, no_labels, json("x"), json::array()});
   ASSERT_EQ(config.tenants.size(), 1u);
   EXPECT_TRUE(config.tenants[0].api_servers.empty());
+}
+
+}  // namespace
+}  // namespace herd::gateway
+
+namespace herd::gateway {
+namespace {
+
+// The access table (which deploy/gateway's ClusterRole is checked against) and the resources
+// the informers really open must name the same things.
+TEST(SeedConfigTest, AccessTableNamesTheResourcesTheInformersWatch) {
+  auto same = [](const SeedApiAccess& a, const kube::ResourceRef& r) {
+    EXPECT_EQ(a.group, r.group);
+    EXPECT_EQ(a.version, r.version);
+    EXPECT_EQ(a.resource, r.resource);
+    EXPECT_EQ(a.namespaced, r.namespaced);
+    EXPECT_EQ(a.kind, r.kind);
+  };
+  same(kClustersAccess, kube::clustersResource());
+  same(kEndpointSlicesAccess, kube::endpointSlicesResource());
+}
+
+json withPort(json cluster, json port) {
+  cluster["status"]["gatewayPort"] = std::move(port);
+  return cluster;
+}
+
+const TenantRoutes* tenantNamed(const GatewayConfig& config, const std::string& name) {
+  for (const auto& t : config.tenants) {
+    if (t.name == name) return &t;
+  }
+  return nullptr;
+}
+
+TEST(SeedConfigTest, StatusGatewayPortBecomesTheTenantsPort) {
+  auto base = parseGatewayConfig(
+      "listeners: {tls: \"127.0.0.1:8443\"}\n"
+      "tenants: [{name: static, port: 7100, apiServers: [\"127.0.0.1:6443\"]}]");
+  ASSERT_TRUE(base.isOk()) << base.status().toString();
+  GatewayConfig config =
+      buildSeedConfig(*base,
+                      {withPort(cluster("alpha"), 7001), cluster("beta"),
+                       withPort(cluster("gamma"), 7001), withPort(cluster("delta"), 7100),
+                       withPort(cluster("eps"), 8443), withPort(cluster("zeta"), 70000),
+                       withPort(cluster("eta"), "7002"), withPort(cluster("theta"), -5)},
+                      {});
+  // Every cluster keeps its SNI routes; only valid, free ports are granted.
+  ASSERT_EQ(config.tenants.size(), 9u);
+  std::map<std::string, int> ports;
+  for (const auto& t : config.tenants) ports[t.name] = t.port;
+  EXPECT_EQ(ports, (std::map<std::string, int>{{"static", 7100},
+                                               {"alpha", 7001},  // first by name
+                                               {"beta", 0},      // none in its status
+                                               {"gamma", 0},     // alpha's
+                                               {"delta", 0},     // the static tenant's
+                                               {"eps", 0},       // the TLS listener's
+                                               {"zeta", 0},      // out of range
+                                               {"eta", 0},       // not an integer
+                                               {"theta", 0}}));
+  // The result passes the route table's own check.
+  GatewayStats stats;
+  RouteRegistry registry(stats);
+  EXPECT_TRUE(registry.build(config).isOk());
+}
+
+TEST(SeedConfigTest, APortMovesWithTheStatus) {
+  GatewayConfig base;
+  auto first = buildSeedConfig(base, {withPort(cluster("alpha"), 7001)}, {});
+  auto moved = buildSeedConfig(base, {withPort(cluster("alpha"), 7002)}, {});
+  auto gone = buildSeedConfig(base, {cluster("alpha")}, {});
+  ASSERT_NE(tenantNamed(first, "alpha"), nullptr);
+  EXPECT_EQ(tenantNamed(first, "alpha")->port, 7001);
+  EXPECT_EQ(tenantNamed(moved, "alpha")->port, 7002);
+  EXPECT_EQ(tenantNamed(gone, "alpha")->port, 0);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "gateway/seed_route_source.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
@@ -12,8 +13,8 @@
 
 #include "api/codec.h"
 #include "api/crd.h"
-#include "api/yaml.h"
 #include "common/files.h"
+#include "common/yaml.h"
 #include "gateway_test_util.h"
 #include "kube/client.h"
 #include "support/test_apiserver.h"
@@ -39,7 +40,7 @@ class SeedRoutesTest : public ::testing::Test {
     auto client = kube::Client::create(server_->adminConfig());
     ASSERT_TRUE(client.isOk());
     client_ = std::move(*client);
-    auto crd = api::parseDocuments(api::clusterCrdYaml());
+    auto crd = parseDocuments(api::clusterCrdYaml());
     ASSERT_TRUE(crd.isOk() && crd->size() == 1);
     ASSERT_TRUE(client_->create(kube::crdsResource(), "", (*crd)[0]).isOk());
     for (int i = 0; i < 200; ++i) {
@@ -73,6 +74,34 @@ class SeedRoutesTest : public ::testing::Test {
       auto s = client_->create(kSlices, ns, slice);
       ASSERT_TRUE(s.isOk()) << s.status().toString();
     }
+  }
+
+  // Until the CRD of this tree has status.gatewayPort, the test's own copy adds it: a
+  // structural schema prunes what it does not declare.
+  void addGatewayPortToCrd() {
+    auto crd = client_->get(kube::crdsResource(), "", "clusters.herd.io");
+    ASSERT_TRUE(crd.isOk()) << crd.status().toString();
+    for (auto& version : (*crd)["spec"]["versions"]) {
+      version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["gatewayPort"] = {
+          {"type", "integer"}};
+    }
+    ASSERT_TRUE(client_->update(kube::crdsResource(), "", *crd).isOk());
+  }
+
+  // As the controller records it: through the status subresource.
+  void setGatewayPort(const std::string& name, const json& port) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      auto got = client_->get(kClusters, "", name);
+      ASSERT_TRUE(got.isOk()) << got.status().toString();
+      (*got)["status"]["gatewayPort"] = port;
+      auto updated = client_->updateStatus(kClusters, "", *got);
+      if (updated.isOk()) {
+        ASSERT_EQ((*updated)["status"]["gatewayPort"], port) << "the seed pruned the field";
+        return;
+      }
+      ASSERT_EQ(updated.status().code(), Code::kConflict) << updated.status().toString();
+    }
+    FAIL() << "status never written";
   }
 
   std::unique_ptr<herd::testing::TestApiServer> server_;
@@ -179,6 +208,47 @@ TEST_F(SeedRoutesTest, SourceFollowsItsBaseFile) {
   source.stop();
 }
 
+// status.gatewayPort, as the controller writes it through the status subresource, becomes the
+// tenant's port; a change to it moves the port, and a bad value costs only the port.
+TEST_F(SeedRoutesTest, SourceDeliversTheClustersGatewayPort) {
+  addGatewayPortToCrd();
+  createTenant("alpha", {7001});
+  auto setPort = [&](const json& port) { setGatewayPort("alpha", port); };
+  setPort(7443);
+
+  auto client = kube::Client::create(server_->adminConfig());
+  ASSERT_TRUE(client.isOk());
+  SeedRouteSource source(std::move(*client), SeedRouteSourceOptions{});
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::vector<GatewayConfig> seen;
+  auto status = source.start(
+      [&](const GatewayConfig& config) {
+        std::lock_guard lock(mutex);
+        seen.push_back(config);
+        changed.notify_all();
+      },
+      [](const Status&) {});
+  ASSERT_TRUE(status.isOk()) << status.toString();
+  auto lastPort = [&] {
+    return !seen.empty() && seen.back().tenants.size() == 1 ? int(seen.back().tenants[0].port) : -1;
+  };
+  std::unique_lock lock(mutex);
+  EXPECT_EQ(lastPort(), 7443);
+  lock.unlock();
+  setPort(7444);
+  lock.lock();
+  EXPECT_TRUE(changed.wait_for(lock, 10s, [&] { return lastPort() == 7444; })) << lastPort();
+  lock.unlock();
+  setPort(70000);  // out of range: the tenant stays, without a port
+  lock.lock();
+  EXPECT_TRUE(changed.wait_for(lock, 10s, [&] { return lastPort() == 0; })) << lastPort();
+  ASSERT_EQ(seen.back().tenants.size(), 1u);
+  EXPECT_EQ(seen.back().tenants[0].api_servers.size(), 1u);
+  lock.unlock();
+  source.stop();
+}
+
 TEST_F(SeedRoutesTest, WithoutTheCrdStartFailsClearly) {
   auto crd_deleted = client_->remove(kube::crdsResource(), "", "clusters.herd.io");
   ASSERT_TRUE(crd_deleted.isOk()) << crd_deleted.status().toString();
@@ -235,6 +305,58 @@ TEST_F(SeedRoutesTest, GatewayFollowsTheSeedWithRealTls) {
   EXPECT_TRUE(alpha_gone) << gateway.log();
   EXPECT_TRUE(reaches(beta));
   EXPECT_GE(gateway.metric("herd_gateway_sni_unknown_total"), 2);
+  EXPECT_EQ(gateway.terminate(), 0) << gateway.log();
+}
+
+// `herd gateway --seed-kubeconfig`: a Cluster's status.gatewayPort opens a port that takes
+// real TLS to that tenant whatever the SNI says (another tenant's credentials fail there, on
+// the tenant's own CA), and the port closes when the Cluster goes.
+TEST_F(SeedRoutesTest, GatewayOpensAClustersPortFromItsStatus) {
+  Tenant alpha("alpha");
+  Tenant beta("beta");
+  ASSERT_TRUE(alpha.startApiBackend());
+  ASSERT_TRUE(beta.startApiBackend());
+  addGatewayPortToCrd();
+  createTenant("alpha", alpha.api_ports);
+  createTenant("beta", beta.api_ports);
+
+  herd::testing::TempDir dir;
+  GatewayProcess gateway(dir);
+  ASSERT_TRUE(gateway.start("timeouts: {removedRouteGrace: 500ms}\n",
+                            {"--seed-kubeconfig", server_->kubeconfigPath()}))
+      << gateway.log();
+  auto reaches = [&](const Tenant& as, const std::string& sni, int port) {
+    auto r = testing::opensslGet(as, sni, port);
+    return r.out.find("Client certificate") != std::string::npos;
+  };
+  auto refused = [](int port) {
+    int fd = testing::connectLoopback(port);
+    if (fd >= 0) ::close(fd);
+    return fd < 0;
+  };
+  int port = herd::testing::freeLoopbackPort();
+  EXPECT_TRUE(refused(port));
+  setGatewayPort("alpha", port);
+  bool open = false;
+  for (int i = 0; i < 100 && !open; ++i) {
+    open = reaches(alpha, "alpha.herd.localhost", port);
+    if (!open) std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_TRUE(open) << gateway.log();
+  // beta's name on alpha's port still lands at alpha's apiserver, whose certificate beta's CA
+  // refuses: the port is no way into beta, and beta's credentials are worthless at alpha.
+  EXPECT_TRUE(reaches(alpha, "beta.herd.localhost", port));
+  EXPECT_FALSE(reaches(beta, "beta.herd.localhost", port));
+  EXPECT_TRUE(reaches(beta, "beta.herd.localhost", gateway.tlsPort()));
+
+  ASSERT_TRUE(client_->remove(kClusters, "", "alpha").isOk());
+  bool closed = false;
+  for (int i = 0; i < 200 && !closed; ++i) {
+    closed = refused(port);
+    if (!closed) std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(closed) << gateway.log();
+  EXPECT_TRUE(reaches(beta, "beta.herd.localhost", gateway.tlsPort()));
   EXPECT_EQ(gateway.terminate(), 0) << gateway.log();
 }
 

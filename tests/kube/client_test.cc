@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "api/crd.h"
-#include "api/yaml.h"
+#include "common/yaml.h"
 #include "fake_apiserver.h"
 #include "kube/api_error.h"
 #include "support/test_apiserver.h"
@@ -297,7 +297,7 @@ TEST_F(ClientTest, DiscoveryMapsKindsToResources) {
 }
 
 TEST_F(ClientTest, CustomResourceStatusSubresourceThroughDiscovery) {
-  auto crd = api::parseDocuments(api::clusterCrdYaml());
+  auto crd = parseDocuments(api::clusterCrdYaml());
   ASSERT_TRUE(crd.isOk());
   ASSERT_TRUE(client_->create(crdsResource(), "", (*crd)[0]).isOk());
   // The new kind is found once the server serves it (discovery is refreshed on a miss).
@@ -368,6 +368,121 @@ TEST_F(ClientTest, KubeconfigFileWorksEndToEnd) {
   auto got = (*c)->get(namespacesResource(), "", ns_);
   ASSERT_TRUE(got.isOk()) << got.status().toString();
   EXPECT_EQ((*got)["metadata"]["name"], ns_);
+}
+
+// A caller's deadline bounds the client's waits: a Retry-After beyond it is not sat out.
+TEST_F(ClientTest, RetryAfterPastTheDeadlineFailsAtOnce) {
+  if (!server_->isFake()) GTEST_SKIP() << "fault injection needs the fake apiserver";
+  auto bounded = client_->withContext(Context::withTimeout(1s));
+  uint64_t before = client_->requestCount();
+  server_->fake()->failNextRequests(1, 429, 30);
+  auto start = std::chrono::steady_clock::now();
+  auto got = bounded->get(configMapsResource(), ns_, "anything");
+  auto took = std::chrono::steady_clock::now() - start;
+  server_->fake()->failNextRequests(0, 429, 0);
+  ASSERT_FALSE(got.isOk());
+  EXPECT_EQ(got.status().code(), Code::kDeadlineExceeded) << got.status().toString();
+  EXPECT_NE(got.status().message().find("Retry-After of 30 s"), std::string::npos)
+      << got.status().message();
+  EXPECT_NE(got.status().message().find("deadline"), std::string::npos);
+  EXPECT_LT(took, 10s);                             // nowhere near the 30 s the server asked for
+  EXPECT_EQ(client_->requestCount() - before, 1u);  // the view counts on the shared counter
+}
+
+TEST_F(ClientTest, RetryWithinTheDeadlineStillHappens) {
+  if (!server_->isFake()) GTEST_SKIP() << "fault injection needs the fake apiserver";
+  ASSERT_TRUE(client_->create(configMapsResource(), ns_, configMap("in-time")).isOk());
+  auto bounded = client_->withContext(Context::withTimeout(60s));
+  uint64_t before = client_->requestCount();
+  server_->fake()->failNextRequests(1, 429, 1);
+  auto got = bounded->get(configMapsResource(), ns_, "in-time");
+  ASSERT_TRUE(got.isOk()) << got.status().toString();
+  EXPECT_EQ(client_->requestCount() - before, 2u);
+}
+
+TEST_F(ClientTest, CancelInterruptsABackoffSleep) {
+  if (!server_->isFake()) GTEST_SKIP() << "fault injection needs the fake apiserver";
+  // A backoff of 30 to 60 s: only a cancellation ends it within the bound below.
+  auto slow = Client::create(server_->adminConfig(), RetryPolicy{5, 60s, 60s});
+  ASSERT_TRUE(slow.isOk());
+  auto token = std::make_shared<CancelToken>();
+  auto cancellable = (*slow)->withContext(Context{std::nullopt, token});
+  server_->fake()->failNextRequests(10, 500, 0);
+  std::thread canceller([&] {
+    // Once the first attempt has failed and the client sleeps (bounded: 10 s at most).
+    for (int i = 0; i < 1000 && (*slow)->requestCount() == 0; ++i)
+      std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_for(100ms);
+    token->cancel();
+  });
+  auto start = std::chrono::steady_clock::now();
+  auto got = cancellable->get(configMapsResource(), ns_, "anything");
+  auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  server_->fake()->failNextRequests(0, 500, 0);
+  ASSERT_FALSE(got.isOk());
+  EXPECT_EQ(got.status().code(), Code::kUnavailable);
+  EXPECT_NE(got.status().message().find("cancelled while waiting for a backoff"), std::string::npos)
+      << got.status().message();
+  EXPECT_LT(took, 20s);
+  EXPECT_EQ((*slow)->requestCount(), 1u);
+
+  // Once cancelled, nothing more goes on the wire.
+  auto after = cancellable->get(configMapsResource(), ns_, "anything");
+  EXPECT_EQ(after.status().code(), Code::kUnavailable);
+  EXPECT_EQ((*slow)->requestCount(), 1u);
+  // The client the view came from is not cancelled.
+  EXPECT_EQ((*slow)->get(namespacesResource(), "", ns_).status().code(), Code::kOk);
+}
+
+TEST_F(ClientTest, CancelStopsAnOpenWatch) {
+  auto token = std::make_shared<CancelToken>();
+  auto cancellable = client_->withContext(Context{std::nullopt, token});
+  WatchOptions wo;
+  wo.allow_bookmarks = false;
+  wo.field_selector = "metadata.name=never-created";
+  auto w = cancellable->watch(configMapsResource(), ns_, wo);
+  ASSERT_TRUE(w.isOk()) << w.status().toString();
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(200ms);
+    token->cancel();
+  });
+  auto start = std::chrono::steady_clock::now();
+  Result<std::optional<WatchEvent>> e = std::optional<WatchEvent>();
+  // Events that may precede the cancellation (an initial ADDED list) are skipped; bounded.
+  for (int i = 0; i < 100; ++i) {
+    e = (*w)->next(60s);
+    if (!e.isOk() || !e->has_value()) break;
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  ASSERT_FALSE(e.isOk());
+  EXPECT_NE(e.status().message().find("cancelled"), std::string::npos) << e.status().toString();
+  EXPECT_LT(took, 30s);  // the idle timeout was 60 s
+}
+
+TEST_F(ClientTest, AWatchWaitsNoLaterThanTheDeadline) {
+  auto bounded = client_->withContext(Context::withTimeout(1s));
+  WatchOptions wo;
+  wo.allow_bookmarks = false;
+  wo.field_selector = "metadata.name=never-created";
+  auto w = bounded->watch(configMapsResource(), ns_, wo);
+  ASSERT_TRUE(w.isOk()) << w.status().toString();
+  auto start = std::chrono::steady_clock::now();
+  Result<std::optional<WatchEvent>> e = std::optional<WatchEvent>();
+  for (int i = 0; i < 100; ++i) {
+    e = (*w)->next(60s);
+    if (!e.isOk() || !e->has_value()) break;
+  }
+  ASSERT_FALSE(e.isOk());
+  EXPECT_EQ(e.status().code(), Code::kDeadlineExceeded) << e.status().toString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 30s);
+  // Past the deadline no request starts.
+  for (int i = 0; i < 100 && bounded->context().remaining()->count() > 0; ++i)
+    std::this_thread::sleep_for(20ms);
+  uint64_t before = client_->requestCount();
+  EXPECT_EQ(bounded->get(namespacesResource(), "", ns_).status().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(client_->requestCount(), before);
 }
 
 }  // namespace

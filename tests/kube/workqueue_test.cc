@@ -10,8 +10,21 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Time for the rate limiter that moves only when the test moves it.
+class FakeClock {
+ public:
+  RateLimiter::Now now() {
+    return [this] { return now_; };
+  }
+  void advance(std::chrono::nanoseconds by) { now_ += by; }
+
+ private:
+  std::chrono::steady_clock::time_point now_;
+};
+
 TEST(RateLimiterTest, PerItemBackoffDoublesUpToTheMax) {
-  RateLimiter limiter(RateLimiter::Options{5ms, 100ms, 1e9, 1000000});
+  FakeClock clock;
+  RateLimiter limiter(RateLimiter::Options{5ms, 100ms, 1, 1000}, clock.now());
   EXPECT_EQ(limiter.when("a"), 5ms);
   EXPECT_EQ(limiter.when("a"), 10ms);
   EXPECT_EQ(limiter.when("a"), 20ms);
@@ -24,17 +37,55 @@ TEST(RateLimiterTest, PerItemBackoffDoublesUpToTheMax) {
   limiter.forget("a");
   EXPECT_EQ(limiter.numRequeues("a"), 0);
   EXPECT_EQ(limiter.when("a"), 5ms);
+  // Time does not reset a key's backoff; only forget() does.
+  clock.advance(1h);
+  EXPECT_EQ(limiter.when("a"), 10ms);
 }
 
 TEST(RateLimiterTest, TokenBucketCapsTheOverallRate) {
-  // 1 per second, burst 2: the third immediate failure waits most of a second for a token
-  // (however long this thread is preempted, well under half a second on any CI machine).
-  RateLimiter limiter(RateLimiter::Options{1ms, 1ms, 1, 2});
+  // 1 per second, burst 2: once the burst is spent, each failure waits a second longer.
+  FakeClock clock;
+  RateLimiter limiter(RateLimiter::Options{1ms, 1ms, 1, 2}, clock.now());
   EXPECT_EQ(limiter.when("a"), 1ms);
   EXPECT_EQ(limiter.when("b"), 1ms);
-  auto third = limiter.when("c");
-  EXPECT_GT(third, 500ms);
-  EXPECT_LE(third, 1000ms);
+  EXPECT_EQ(limiter.when("c"), 1000ms);
+  EXPECT_EQ(limiter.when("d"), 2000ms);
+  // Half a second refills half a token.
+  clock.advance(500ms);
+  EXPECT_EQ(limiter.when("e"), 2500ms);
+}
+
+TEST(RateLimiterTest, TokenBucketRefillsAtQpsUpToTheBurst) {
+  // 4 per second, burst 2; quarter seconds make whole tokens.
+  FakeClock clock;
+  RateLimiter limiter(RateLimiter::Options{1ms, 1ms, 4, 2}, clock.now());
+  EXPECT_EQ(limiter.when("a"), 1ms);
+  EXPECT_EQ(limiter.when("b"), 1ms);
+  EXPECT_EQ(limiter.when("c"), 250ms);
+  clock.advance(250ms);  // pays back c's token
+  EXPECT_EQ(limiter.when("d"), 250ms);
+  clock.advance(500ms);  // one token for d, one in hand
+  EXPECT_EQ(limiter.when("e"), 1ms);
+  EXPECT_EQ(limiter.when("f"), 250ms);
+  // An idle hour refills the burst, no more.
+  clock.advance(1h);
+  EXPECT_EQ(limiter.when("g"), 1ms);
+  EXPECT_EQ(limiter.when("h"), 1ms);
+  EXPECT_EQ(limiter.when("i"), 250ms);
+}
+
+TEST(RateLimiterTest, WaitIsTheLongerOfBackoffAndBucket) {
+  // 1 per second, burst 1: the bucket alone waits a second with no token in hand.
+  FakeClock clock;
+  RateLimiter limiter(RateLimiter::Options{100ms, 10s, 1, 1}, clock.now());
+  EXPECT_EQ(limiter.when("a"), 100ms);   // a token in hand: a's backoff
+  EXPECT_EQ(limiter.when("b"), 1000ms);  // none: the bucket, longer than b's 100 ms
+  clock.advance(10s);                    // the bucket is full again
+  EXPECT_EQ(limiter.when("a"), 200ms);
+  EXPECT_EQ(limiter.when("a"), 1000ms);  // the bucket, longer than a's 400 ms
+  clock.advance(10s);
+  EXPECT_EQ(limiter.when("a"), 800ms);
+  EXPECT_EQ(limiter.when("a"), 1600ms);  // a's backoff, longer than the bucket's second
 }
 
 TEST(WorkQueueTest, DeduplicatesQueuedKeys) {

@@ -6,8 +6,8 @@
 
 #include <regex>
 
-#include "api/yaml.h"
 #include "common/base64.h"
+#include "common/yaml.h"
 #include "pki/kubeconfig.h"
 #include "pki_test_util.h"
 
@@ -77,8 +77,7 @@ TEST(BootstrapTokenTest, DetachedJwsMatchesAnIndependentHmac) {
 TEST(BootstrapTokenTest, ClusterInfoOfAGeneratedPkiVerifies) {
   herd::testing::TempDir dir;
   PkiResult result = testing::issueInto(testing::testCluster("alpha"), dir.path());
-  auto docs =
-      api::parseDocuments(herd::testing::readFileOrDie(dir.file("tokens/cluster-info.yaml")));
+  auto docs = parseDocuments(herd::testing::readFileOrDie(dir.file("tokens/cluster-info.yaml")));
   ASSERT_TRUE(docs.isOk());
   const nlohmann::json& cm = docs->front();
   EXPECT_EQ(cm["metadata"]["name"], "cluster-info");
@@ -93,7 +92,7 @@ TEST(BootstrapTokenTest, ClusterInfoOfAGeneratedPkiVerifies) {
   EXPECT_NE(cm["data"][key], opensslDetachedJws(kubeconfig, result.token.id, "0000000000000000"));
 
   // The kubeconfig is kubeadm's anonymous one: the public endpoint and the cluster CA.
-  auto config = api::parseDocuments(kubeconfig);
+  auto config = parseDocuments(kubeconfig);
   ASSERT_TRUE(config.isOk());
   EXPECT_EQ((*config)[0]["clusters"][0]["cluster"]["server"], "https://alpha.herd.localhost:443");
   EXPECT_EQ(

@@ -89,7 +89,7 @@ TEST_F(PkiCliTest, WritesKubeadmsLayoutWithPrivateModes) {
     EXPECT_EQ(modeOf(p), secret ? 0600u : 0644u) << path;
   }
   EXPECT_EQ(modeOf(out() + "/pki"), 0700u);
-  EXPECT_NE(r.out.find("34 file(s) written"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("36 file(s) written"), std::string::npos) << r.out;
 }
 
 TEST_F(PkiCliTest, RerunKeepsWhatIsValid) {

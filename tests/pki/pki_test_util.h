@@ -1,6 +1,6 @@
 // Shared by the PKI tests: a defaulted test Cluster, a PKI written to a scratch directory,
-// free loopback ports and bounded waits for the real servers (etcd, sshd, openssl s_server)
-// the tests start.
+// free loopback ports (from support/test_env.h) and bounded waits for the real servers (etcd, sshd,
+// openssl s_server) the tests start.
 #pragma once
 
 #include <chrono>
@@ -22,8 +22,7 @@ PkiResult issueInto(const api::Cluster& cluster, const std::string& dir, PkiOpti
 CommandResult run(const std::vector<std::string>& argv, std::string_view input = {},
                   std::chrono::milliseconds timeout = std::chrono::seconds(60),
                   const ProcessOptions& options = {});
-// A TCP port on 127.0.0.1 that was free a moment ago (bound with port 0, then released).
-int freeLoopbackPort();
+using herd::testing::freeLoopbackPort;
 // True once something accepts TCP connections on 127.0.0.1:port, false after `timeout`.
 bool waitForPort(int port, std::chrono::milliseconds timeout);
 // The certificate inside a kubeconfig, written to `path` as PEM.

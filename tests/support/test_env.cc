@@ -1,9 +1,6 @@
 #include "support/test_env.h"
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/files.h"
@@ -53,20 +50,12 @@ std::string TempDir::write(std::string_view name, std::string_view content) cons
 }
 
 int freeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    ADD_FAILURE() << "cannot find a free loopback port";
-    if (fd >= 0) ::close(fd);
+  auto port = findFreeLoopbackPort();
+  if (!port) {
+    ADD_FAILURE() << "cannot find a free loopback port: " << port.status().toString();
     return 0;
   }
-  ::close(fd);
-  return ntohs(addr.sin_port);
+  return *port;
 }
 
 CommandResult runHerd(const std::vector<std::string>& args, std::string_view input) {

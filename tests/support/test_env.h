@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/process.h"
+#include "free_port.h"
 
 namespace herd::testing {
 
@@ -45,7 +46,7 @@ bool eventually(Predicate predicate, std::chrono::milliseconds timeout) {
   return predicate();
 }
 
-// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's pick for port 0).
+// findFreeLoopbackPort() (free_port.h), failing the test (and returning 0) when there is none.
 int freeLoopbackPort();
 
 // Runs the built herd binary with `args`, feeding `input` on standard input.

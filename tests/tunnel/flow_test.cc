@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "common/files.h"
+#include "common/socket.h"
 #include "tunnel/config.h"
-#include "tunnel/socket_util.h"
 #include "tunnel/tunnel.h"
 #include "tunnel_harness.h"
 
@@ -53,7 +53,7 @@ class FlowTest : public ::testing::Test {
 
   UniqueFd stream(const std::string& command) {
     UniqueFd fd = connectThrough(unix_path_, "node-1:10250");
-    if (fd.valid()) writeAll(fd.get(), command + "\n");
+    if (fd.valid()) net::writeAll(fd.get(), command + "\n");
     return fd;
   }
 
@@ -147,9 +147,9 @@ TEST_F(FlowTest, HostileInputLeavesTheGatewayUpAndBounded) {
   // Garbage on the SSH port, and connections that never speak (held open, then dropped).
   std::vector<UniqueFd> half_open;
   for (int i = 0; i < 40; ++i) {
-    auto fd = connectTcp(fmt::format("127.0.0.1:{}", tunnel_->sshPort()), 2s);
+    auto fd = net::connectTcp(fmt::format("127.0.0.1:{}", tunnel_->sshPort()), 2s);
     ASSERT_TRUE(fd.isOk());
-    if (i % 2 == 0) writeAll(fd->get(), std::string(4096, static_cast<char>('\x7f' - i)));
+    if (i % 2 == 0) net::writeAll(fd->get(), std::string(4096, static_cast<char>('\x7f' - i)));
     half_open.push_back(std::move(fd).value());
   }
   EXPECT_TRUE(eventually([&] { return metric("ssh_connections_over_limit_total") > 0; }, 5s));
@@ -166,7 +166,7 @@ TEST_F(FlowTest, HostileInputLeavesTheGatewayUpAndBounded) {
   ASSERT_TRUE(flooder.isOk());
   ASSERT_TRUE(eventually([&] { return tunnel_->liveNodes() == 2; }, 10s));
   for (int i = 0; i < 100; ++i) {
-    auto fd = connectTcp(fmt::format("127.0.0.1:{}", local_port), 1s);
+    auto fd = net::connectTcp(fmt::format("127.0.0.1:{}", local_port), 1s);
     if (!fd) break;
   }
   EXPECT_TRUE(eventually([&] { return !flooder->running(); }, 10s)) << "flooder not cut off";
@@ -175,7 +175,7 @@ TEST_F(FlowTest, HostileInputLeavesTheGatewayUpAndBounded) {
   // The real node's tunnel works throughout.
   UniqueFd echo = stream("echo");
   ASSERT_TRUE(echo.valid());
-  writeAll(echo.get(), "ping");
+  net::writeAll(echo.get(), "ping");
   EXPECT_EQ(readAll(echo.get(), 4, 5s), "ping");
   EXPECT_LT(residentKib() - rss_before, 64 * 1024);
 }
@@ -188,7 +188,7 @@ TEST_F(FlowTest, ManyStreamsLeaveNoDescriptorsOrMemoryBehind) {
   auto oneStream = [&] {
     UniqueFd fd = stream("echo");
     if (!fd.valid()) return false;
-    writeAll(fd.get(), "x");
+    net::writeAll(fd.get(), "x");
     return readAll(fd.get(), 1, 5s) == "x";
   };
   for (int i = 0; i < 500; ++i) ASSERT_TRUE(oneStream());  // warm up allocators and caches

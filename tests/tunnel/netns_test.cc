@@ -2,8 +2,10 @@
 // tunnel`) in one namespace, a node with its kubelet (openssl s_server, HTTPS on the node's
 // loopback) in another, joined by a veth pair. The gateway cannot reach the kubelet; only a
 // CONNECT through the node's `ssh -R` session can. Each test makes its own uniquely named
-// namespaces and deletes them. Where namespaces cannot be created (no CAP_SYS_ADMIN), the
-// same tests run on loopback and say so.
+// namespaces, which are deleted when the fixture goes, whatever the outcome. Where namespaces
+// cannot be created (not root, or `ip netns add` fails), the test of the "only" is skipped
+// with the reason, and the others, which do not depend on the namespaces, run on loopback and
+// say so.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
@@ -11,7 +13,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <fstream>
+#include <iostream>
+#include <optional>
 
 #include "common/files.h"
 #include "tunnel_harness.h"
@@ -27,6 +32,42 @@ int run(const std::vector<std::string>& argv, std::string* err = nullptr) {
   if (!r) return -1;
   if (err != nullptr) *err = r->err;
   return r->exit_code;
+}
+
+// A named network namespace, deleted (with the veth end inside it) when this goes, so a test
+// that fails or is skipped half way leaves none behind.
+class NetworkNamespace {
+ public:
+  explicit NetworkNamespace(std::string name) : name_(std::move(name)) {}
+  NetworkNamespace(const NetworkNamespace&) = delete;
+  NetworkNamespace& operator=(const NetworkNamespace&) = delete;
+  ~NetworkNamespace() {
+    if (created_) run({"ip", "netns", "del", name_});
+  }
+
+  // `ip netns add`; on failure, why.
+  Status create() {
+    std::string err;
+    int rc = run({"ip", "netns", "add", name_}, &err);
+    if (rc != 0) {
+      while (!err.empty() && std::isspace(static_cast<unsigned char>(err.back()))) err.pop_back();
+      return Status::unavailable(fmt::format("`ip netns add {}` failed (exit {}): {}", name_, rc,
+                                             err.empty() ? "no output" : err));
+    }
+    created_ = true;
+    return Status::ok();
+  }
+
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  bool created_ = false;
+};
+
+bool namespaceListed(const std::string& name) {
+  auto r = runCommand({"ip", "netns", "list"}, {}, 20s);
+  return r.isOk() && r->out.find(name) != std::string::npos;
 }
 
 // An HTTPS GET over an established tunnel stream; the whole response.
@@ -54,28 +95,21 @@ class NetnsTunnelTest : public ::testing::Test {
     static std::atomic<int> counter{0};
     int n = (::getpid() * 7 + counter++) % 250;
     std::string suffix = fmt::format("{}x{}", ::getpid() % 100000, n);
-    gw_ns_ = "hgw" + suffix;
-    node_ns_ = "hnd" + suffix;
     // Inside the namespaces only; 10.213.0.0/16 is never routed outside them.
     gw_ip_ = fmt::format("10.213.{}.1", n);
     node_ip_ = fmt::format("10.213.{}.2", n);
-    std::string err;
-    netns_ = run({"ip", "netns", "add", gw_ns_}, &err) == 0;
-    if (!netns_) {
-      std::cerr << "network namespaces unavailable (" << err << "); running on loopback\n";
+    if (auto made = makeNamespaces(suffix); made.isOk()) {
+      std::cout << "running in network namespaces " << gw_ns_->name() << " / " << node_ns_->name()
+                << "\n";
+    } else {
+      ASSERT_FALSE(HasFailure()) << made.toString();
+      netns_unavailable_ = made.toString();
+      gw_ns_.reset();
+      node_ns_.reset();
+      std::cout << "network namespaces unavailable (" << netns_unavailable_
+                << "); running on loopback\n";
       gw_ip_ = node_ip_ = "127.0.0.1";
       kubelet_port_ = herd::testing::freeLoopbackPort();
-    } else {
-      ASSERT_EQ(run({"ip", "netns", "add", node_ns_}), 0);
-      std::string vg = "hg" + suffix, vn = "hn" + suffix;
-      ASSERT_EQ(run({"ip", "link", "add", vg, "type", "veth", "peer", "name", vn}), 0);
-      ASSERT_EQ(run({"ip", "link", "set", vg, "netns", gw_ns_}), 0);
-      ASSERT_EQ(run({"ip", "link", "set", vn, "netns", node_ns_}), 0);
-      for (auto [ns, dev, ip] : {std::tuple{gw_ns_, vg, gw_ip_}, {node_ns_, vn, node_ip_}}) {
-        ASSERT_EQ(run({"ip", "-n", ns, "addr", "add", ip + "/30", "dev", dev}), 0);
-        ASSERT_EQ(run({"ip", "-n", ns, "link", "set", dev, "up"}), 0);
-        ASSERT_EQ(run({"ip", "-n", ns, "link", "set", "lo", "up"}), 0);
-      }
     }
     keys_ = std::make_unique<Keys>(dir_);
     ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
@@ -83,16 +117,17 @@ class NetnsTunnelTest : public ::testing::Test {
                    "-keyout", dir_.file("kubelet.key"), "-out", dir_.file("kubelet.crt")}),
               0);
     auto kubelet = Process::spawn(
-        concat(prefix(node_ns_), {"openssl", "s_server", "-quiet", "-www", "-accept",
+        concat(prefix(nodeNs()), {"openssl", "s_server", "-quiet", "-www", "-accept",
                                   "127.0.0.1:" + std::to_string(kubelet_port_), "-cert",
                                   dir_.file("kubelet.crt"), "-key", dir_.file("kubelet.key")}));
     ASSERT_TRUE(kubelet.isOk());
     kubelet_.emplace(std::move(kubelet).value());
     unix_path_ = dir_.file("alpha-egress.sock");
-    std::string config = dir_.write(
-        "tunnel.yaml", tunnelConfig(*keys_, unix_path_, netns_ ? gw_ip_ + ":2222" : "127.0.0.1:0"));
+    std::string config =
+        dir_.write("tunnel.yaml",
+                   tunnelConfig(*keys_, unix_path_, netns() ? gw_ip_ + ":2222" : "127.0.0.1:0"));
     auto gateway = Process::spawn(
-        concat(prefix(gw_ns_), {herd::testing::herdBinary(), "tunnel", "--config", config}),
+        concat(prefix(gwNs()), {herd::testing::herdBinary(), "tunnel", "--config", config}),
         outputTo(dir_.file("gateway.out"), dir_.file("gateway.err")));
     ASSERT_TRUE(gateway.isOk());
     gateway_.emplace(std::move(gateway).value());
@@ -113,24 +148,56 @@ class NetnsTunnelTest : public ::testing::Test {
     dir_.write("known_hosts", fmt::format("[{}]:{} {}\n", gw_ip_, ssh_port_, host_key_));
   }
 
-  void TearDown() override {
-    nodes_.clear();
-    gateway_.reset();
-    kubelet_.reset();
-    if (netns_) {
-      run({"ip", "netns", "del", gw_ns_});
-      run({"ip", "netns", "del", node_ns_});
+  // The two namespaces and the veth pair between them, created inside them so that nothing is
+  // left in this namespace if a step fails. Not root, or `ip netns add` failing, is a reason
+  // to run on loopback; any later step failing is a test failure.
+  Status makeNamespaces(const std::string& suffix) {
+    if (uid_t euid = ::geteuid(); euid != 0) {
+      return Status::permissionDenied(
+          fmt::format("not root (euid {}): `ip netns add` needs CAP_SYS_ADMIN", euid));
     }
+    gw_ns_.emplace("herd-gw-" + suffix);
+    node_ns_.emplace("herd-node-" + suffix);
+    for (auto* ns : {&*gw_ns_, &*node_ns_}) {
+      if (Status created = ns->create(); !created.isOk()) return created;
+    }
+    std::string vg = "hg" + suffix, vn = "hn" + suffix;  // interface names: 15 bytes at most
+    std::string err;
+    EXPECT_EQ(run({"ip", "link", "add", vg, "netns", gwNs(), "type", "veth", "peer", "name", vn,
+                   "netns", nodeNs()},
+                  &err),
+              0)
+        << err;
+    for (auto [ns, dev, ip] : {std::tuple{gwNs(), vg, gw_ip_}, {nodeNs(), vn, node_ip_}}) {
+      EXPECT_EQ(run({"ip", "-n", ns, "addr", "add", ip + "/30", "dev", dev}, &err), 0) << err;
+      EXPECT_EQ(run({"ip", "-n", ns, "link", "set", dev, "up"}, &err), 0) << err;
+      EXPECT_EQ(run({"ip", "-n", ns, "link", "set", "lo", "up"}, &err), 0) << err;
+    }
+    if (HasFailure()) return Status::internal("setting up the veth pair failed");
+    return Status::ok();
   }
 
-  std::vector<std::string> prefix(const std::string& ns) const {
-    if (!netns_) return {};
+  bool netns() const { return gw_ns_.has_value(); }
+  std::string gwNs() const { return gw_ns_ ? gw_ns_->name() : ""; }
+  std::string nodeNs() const { return node_ns_ ? node_ns_->name() : ""; }
+
+  static std::vector<std::string> prefix(const std::string& ns) {
+    if (ns.empty()) return {};
     return {"ip", "netns", "exec", ns};
+  }
+
+  // Whether an HTTPS GET from namespace `ns` ("" for the test's own) to host:port is answered
+  // by the kubelet stand-in: a direct path, not through the tunnel.
+  bool kubeletAnswersDirectly(const std::string& ns, const std::string& host) {
+    auto r = runCommand(concat(prefix(ns), {"timeout", "3", "openssl", "s_client", "-quiet",
+                                            "-connect", fmt::format("{}:{}", host, kubelet_port_)}),
+                        "GET / HTTP/1.0\r\n\r\n", 20s);
+    return r.isOk() && r->out.find("s_server") != std::string::npos;
   }
 
   std::vector<std::string> ssh(const std::string& key, const std::string& user,
                                const std::string& bind) {
-    return sshCommand(prefix(node_ns_), key, user, gw_ip_, ssh_port_, dir_.file("known_hosts"),
+    return sshCommand(prefix(nodeNs()), key, user, gw_ip_, ssh_port_, dir_.file("known_hosts"),
                       bind, kubelet_port_);
   }
 
@@ -146,9 +213,11 @@ class NetnsTunnelTest : public ::testing::Test {
     return fd.valid() && httpsGet(fd.get()).find("s_server") != std::string::npos;
   }
 
+  // Declared before the processes, so those are stopped before the namespaces go.
+  std::optional<NetworkNamespace> gw_ns_, node_ns_;
+  std::string netns_unavailable_;  // why there are no namespaces, when there are none
   TempDir dir_;
-  bool netns_ = false;
-  std::string gw_ns_, node_ns_, gw_ip_, node_ip_, unix_path_, host_key_;
+  std::string gw_ip_, node_ip_, unix_path_, host_key_;
   int kubelet_port_ = 10250;
   int ssh_port_ = 0;
   std::unique_ptr<Keys> keys_;
@@ -158,12 +227,9 @@ class NetnsTunnelTest : public ::testing::Test {
 };
 
 TEST_F(NetnsTunnelTest, ConnectReachesKubeletOnlyThroughTheTunnel) {
-  if (netns_) {
-    // The gateway's namespace has no route to the kubelet, which listens on the node's loopback.
-    EXPECT_NE(run({"ip", "netns", "exec", gw_ns_, "timeout", "2", "bash", "-c",
-                   fmt::format("exec 3<>/dev/tcp/{}/10250", node_ip_)}),
-              0);
-  }
+  if (!netns()) GTEST_SKIP() << "needs network namespaces: " << netns_unavailable_;
+  // The probe works: on the node, the kubelet answers it.
+  ASSERT_TRUE(kubeletAnswersDirectly(nodeNs(), "127.0.0.1"));
   std::string response;
   EXPECT_FALSE(connectThrough(unix_path_, "node-1:10250", &response).valid());
   EXPECT_NE(response.find("502"), std::string::npos) << response;
@@ -175,6 +241,31 @@ TEST_F(NetnsTunnelTest, ConnectReachesKubeletOnlyThroughTheTunnel) {
   // A port the node does not forward is a clear 502 too, not a hang.
   EXPECT_FALSE(connectThrough(unix_path_, "node-1:10255", &response).valid());
   EXPECT_NE(response.find("does not forward port 10255"), std::string::npos) << response;
+  // With the tunnel up (so the veth pair carries traffic: the node's ssh came over it), no
+  // direct path: neither the gateway's namespace nor this one, where the CONNECT client stands
+  // in for the tenant's kube-apiserver, reaches the kubelet at the node's address or on its own
+  // loopback.
+  for (const std::string& ns : {gwNs(), std::string()}) {
+    for (const std::string& host : {node_ip_, std::string("127.0.0.1")}) {
+      EXPECT_FALSE(kubeletAnswersDirectly(ns, host))
+          << "the kubelet answered " << host << " from " << (ns.empty() ? "the test's" : ns)
+          << " namespace";
+    }
+  }
+  EXPECT_TRUE(kubeletReachable("node-1"));
+}
+
+// The namespaces go with the fixture that made them, whatever the test's outcome.
+TEST(NetworkNamespaceTest, DeletedWhenItGoesOutOfScope) {
+  if (::geteuid() != 0) GTEST_SKIP() << "not root (euid " << ::geteuid() << ")";
+  std::string name = fmt::format("herd-scope-{}", ::getpid());
+  {
+    NetworkNamespace ns(name);
+    Status created = ns.create();
+    if (!created.isOk()) GTEST_SKIP() << created.toString();
+    ASSERT_TRUE(namespaceListed(name));
+  }
+  EXPECT_FALSE(namespaceListed(name));
 }
 
 TEST_F(NetnsTunnelTest, RefusesWrongKeyWrongTenantAndForeignNames) {

@@ -11,8 +11,8 @@
 #include <sys/un.h>
 
 #include "common/files.h"
+#include "common/socket.h"
 #include "tunnel/config.h"
-#include "tunnel/socket_util.h"
 #include "tunnel/tunnel.h"
 #include "tunnel_harness.h"
 
@@ -60,7 +60,7 @@ class TlsClient {
     SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM);
     SSL_CTX_load_verify_locations(ctx_, server_ca.c_str(), nullptr);
     SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
-    auto fd = connectTcp(address, 5s);
+    auto fd = net::connectTcp(address, 5s);
     if (!fd) return;
     fd_ = std::move(fd).value();
     int flags = ::fcntl(fd_.get(), F_GETFL);
@@ -177,7 +177,7 @@ class TlsPeerTest : public ::testing::Test {
     addr.sun_family = AF_UNIX;
     path.copy(addr.sun_path, sizeof addr.sun_path - 1);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return "";
-    writeAll(fd.get(), request);
+    net::writeAll(fd.get(), request);
     return readAll(fd.get(), 8192, 5s);
   }
 
@@ -258,7 +258,7 @@ TEST_F(TlsPeerTest, ReplicaForwardsConnectToThePeerHoldingTheNode) {
   std::string response;
   UniqueFd stream = connectThrough(dir_.file("replica2.sock"), "node-1:10250", &response);
   ASSERT_TRUE(stream.valid()) << response;
-  ASSERT_TRUE(writeAll(stream.get(), "through the peer"));
+  ASSERT_TRUE(net::writeAll(stream.get(), "through the peer"));
   EXPECT_EQ(readAll(stream.get(), 16, 5s), "through the peer");
   EXPECT_NE(replica2.metricsText().find("\nherd_tunnel_connect_peer_forwards_total 1\n"),
             std::string::npos)

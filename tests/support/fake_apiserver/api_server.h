@@ -2,9 +2,13 @@
 // authorization, discovery and OpenAPI, storage with resourceVersions, watch, patches,
 // server-side apply, finalizers, garbage collection, namespaces, CRDs and Table output.
 //
-// One mutex guards the whole store (a fake serves a handful of clients; simplicity wins over
-// throughput); watches wait on a condition variable beside it. A controller thread plays the
-// parts of kube-controller-manager herd depends on (garbage collector, namespace deletion).
+// ApiServer authenticates, injects faults and routes; the parts it routes to live beside it:
+// discovery.h (non-resource paths), resource_handler.h (the verbs), watch.h, controller.h
+// (garbage collector, namespace deletion), table.h, with the objects in store.h over the
+// Storage interface of storage.h (memory_storage.h here; an etcd-backed one fits the same).
+//
+// One mutex, the store's, guards everything (a fake serves a handful of clients; simplicity
+// wins over throughput); watches and the controller wait on a condition variable beside it.
 // handle() is thread-safe; stop() ends watches and the controller and is idempotent.
 #pragma once
 

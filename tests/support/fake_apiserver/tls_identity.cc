@@ -1,6 +1,7 @@
 #include "tls_identity.h"
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -8,27 +9,16 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include <memory>
+#include "common/openssl_handles.h"
 
 namespace herd::fake {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* b) const { BIO_free(b); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-struct X509Free {
-  void operator()(X509* x) const { X509_free(x); }
-};
-struct ExtFree {
-  void operator()(X509_EXTENSION* e) const { X509_EXTENSION_free(e); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using ExtPtr = std::unique_ptr<X509_EXTENSION, ExtFree>;
+using ossl::BignumPtr;
+using ossl::BioPtr;
+using ossl::PkeyPtr;
+using ossl::X509ExtPtr;
+using ossl::X509Ptr;
 
 // Validity of everything the fake issues: tests and `herd up` rehearsals run far shorter.
 constexpr long kValiditySeconds = 365L * 24 * 3600;
@@ -37,17 +27,11 @@ PkeyPtr newKey() {
   return PkeyPtr(EVP_EC_gen("P-256"));
 }
 
-std::string bioText(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 Result<std::string> certPem(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1)
     return Status::internal("encode certificate");
-  return bioText(bio.get());
+  return ossl::bioContents(bio.get());
 }
 
 Result<std::string> keyPem(EVP_PKEY* key) {
@@ -56,14 +40,14 @@ Result<std::string> keyPem(EVP_PKEY* key) {
       PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return Status::internal("encode private key");
   }
-  return bioText(bio.get());
+  return ossl::bioContents(bio.get());
 }
 
 Status addExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
+  X509ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
   if (!ext || X509_add_ext(cert, ext.get(), -1) != 1) {
     return Status::internal("add certificate extension " + value);
   }
@@ -74,10 +58,9 @@ Status setSerial(X509* cert) {
   unsigned char bytes[16];
   if (RAND_bytes(bytes, sizeof bytes) != 1) return Status::internal("random serial");
   bytes[0] &= 0x7f;  // a positive INTEGER
-  BIGNUM* bn = BN_bin2bn(bytes, sizeof bytes, nullptr);
-  if (bn == nullptr) return Status::internal("serial");
-  ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert));
-  BN_free(bn);
+  BignumPtr bn(BN_bin2bn(bytes, sizeof bytes, nullptr));
+  if (!bn) return Status::internal("serial");
+  ASN1_INTEGER* serial = BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert));
   return serial != nullptr ? Status::ok() : Status::internal("serial");
 }
 
@@ -120,8 +103,8 @@ Result<KeyPair> makeCa(const std::string& common_name) {
 }
 
 Result<KeyPair> issueLeaf(const KeyPair& ca, const LeafRequest& request) {
-  BioPtr cert_bio(BIO_new_mem_buf(ca.cert_pem.data(), static_cast<int>(ca.cert_pem.size())));
-  BioPtr key_bio(BIO_new_mem_buf(ca.key_pem.data(), static_cast<int>(ca.key_pem.size())));
+  BioPtr cert_bio = ossl::memoryBio(ca.cert_pem);
+  BioPtr key_bio = ossl::memoryBio(ca.key_pem);
   if (!cert_bio || !key_bio) return Status::internal("read CA");
   X509Ptr ca_cert(PEM_read_bio_X509(cert_bio.get(), nullptr, nullptr, nullptr));
   PkeyPtr ca_key(PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr));

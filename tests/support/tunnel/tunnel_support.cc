@@ -12,7 +12,7 @@
 #include <cstdlib>
 
 #include "common/process.h"
-#include "tunnel/socket_util.h"
+#include "common/socket.h"
 
 namespace herd::tunnel::testing {
 
@@ -53,13 +53,13 @@ std::vector<std::string> sshClientCommand(const SshClientOptions& options) {
 }
 
 ScriptedService::ScriptedService(Mode mode) : mode_(mode) {
-  auto listening = listenTcp("127.0.0.1:0");
+  auto listening = net::listenTcp("127.0.0.1:0");
   if (!listening) {
     fmt::print(stderr, "scripted service: {}\n", listening.status().toString());
     std::abort();
   }
   listen_ = std::move(listening).value();
-  port_ = boundPort(listen_.get());
+  port_ = net::boundPort(listen_.get());
   acceptor_ = std::thread([this] { acceptLoop(); });
 }
 

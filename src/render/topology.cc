@@ -1,0 +1,31 @@
+#include "render/topology.h"
+
+#include <fmt/format.h>
+
+#include "api/naming.h"
+#include "render/component_spec.h"
+
+namespace herd::render {
+
+std::string ListenPort::arg() const {
+  return env.empty() ? std::to_string(port) : fmt::format("$({})", env);
+}
+
+Topology kubernetesTopology(const api::Cluster& cluster) {
+  Topology t;
+  int members = cluster.spec.controlPlane.etcd.replicas.value_or(0);
+  for (int i = 0; i < members; ++i) {
+    // The first of the member's names is the short in-seed one that its certificates carry.
+    std::string host = api::etcdMemberDnsNames(cluster, i).front();
+    t.etcd_members.push_back({api::etcdMemberName(i),
+                              fmt::format("https://{}:{}", host, t.etcd_client.port),
+                              fmt::format("https://{}:{}", host, t.etcd_peer.port)});
+  }
+  // The same short name, with the member left to $(HERD_MEMBER) that each pod expands.
+  t.etcd_advertise_host = fmt::format("$({}).{}.{}.svc", kMemberEnv, api::kEtcdServiceName,
+                                      api::tenantNamespace(cluster));
+  t.apiserver_port = {api::kApiServerPort, ""};
+  return t;
+}
+
+}  // namespace herd::render

@@ -1,0 +1,213 @@
+#include "controller.h"
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+#include <vector>
+
+#include "objects.h"
+#include "wire.h"
+
+namespace herd::fake {
+
+void Controller::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Controller::stop() {
+  {
+    std::lock_guard lock(store_.mutex());
+    stopping_ = true;
+  }
+  store_.changed().notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Controller::run() {
+  std::unique_lock lock(store_.mutex());
+  while (!stopping_) {
+    store_.changed().wait_for(lock, kTick);
+    if (stopping_) break;
+    collectGarbageLocked();
+    finishNamespacesLocked();
+    publishRootCaLocked();
+  }
+}
+
+void Controller::publishRootCaLocked() {
+  if (options_.root_ca_pem.empty()) return;
+  ResourceTypePtr configmaps = registry_.find("", "v1", "configmaps");
+  std::vector<std::string> missing;
+  store_.storage().list(store_.namespaces()->storageKey(), "", "",
+                        [&](const std::string& name, const Json& ns) {
+                          if (ns["metadata"].contains("deletionTimestamp")) return true;
+                          if (!store_.find(*configmaps, name, "kube-root-ca.crt"))
+                            missing.push_back(name);
+                          return true;
+                        });
+  for (const auto& ns : missing) {
+    // What kube-controller-manager's root-ca-cert-publisher puts in every namespace.
+    Json cm = {
+        {"kind", "ConfigMap"},
+        {"apiVersion", "v1"},
+        {"metadata",
+         {{"name", "kube-root-ca.crt"},
+          {"namespace", ns},
+          {"annotations",
+           {{"kubernetes.io/description",
+             "Contains a CA bundle that can be used to verify the kube-apiserver when using "
+             "internal endpoints such as the internal service IP or kubernetes.default.svc. No "
+             "other usage is guaranteed across distributions of Kubernetes clusters."}}}}},
+        {"data", {{"ca.crt", options_.root_ca_pem}}}};
+    store_.stampNew(*configmaps, cm, "kube-controller-manager");
+    (void)store_.create(configmaps, cm);
+  }
+}
+
+void Controller::collectGarbageLocked() {
+  Storage& storage = store_.storage();
+  std::vector<ObjectKey> with_owners, deleting;
+  for (const auto& resource : storage.resources()) {
+    storage.list(resource, "", "", [&](const std::string&, const Json& obj) {
+      const Json& meta = obj["metadata"];
+      ObjectKey key{resource, meta.value("namespace", ""), meta.value("name", "")};
+      if (meta.contains("ownerReferences") && !meta["ownerReferences"].empty())
+        with_owners.push_back(key);
+      if (meta.contains("deletionTimestamp")) deleting.push_back(key);
+      return true;
+    });
+  }
+  auto dependentsOf = [&](const std::string& uid) {
+    std::vector<std::pair<ObjectKey, bool>> out;  // dependent, blockOwnerDeletion
+    for (const auto& key : with_owners) {
+      std::optional<Json> obj = storage.get(key);
+      if (!obj) continue;
+      const Json refs = (*obj)["metadata"].value("ownerReferences", Json::array());
+      for (const auto& ref : refs) {
+        if (ref.value("uid", "") == uid)
+          out.push_back({key, ref.value("blockOwnerDeletion", false)});
+      }
+    }
+    return out;
+  };
+
+  // Owners being deleted with foreground or orphan propagation.
+  for (const auto& key : deleting) {
+    std::optional<Json> found = storage.get(key);
+    if (!found) continue;
+    Json owner = *found;
+    ResourceTypePtr type = store_.typeOf(key.resource);
+    std::vector<std::string> finalizers = finalizersOf(owner);
+    std::string uid = owner["metadata"].value("uid", "");
+    bool foreground =
+        std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion") != finalizers.end();
+    bool orphan = std::find(finalizers.begin(), finalizers.end(), "orphan") != finalizers.end();
+    if (!foreground && !orphan) continue;
+    auto dependents = dependentsOf(uid);
+    if (orphan) {
+      for (const auto& [dep_key, block] : dependents) {
+        std::optional<Json> dep = storage.get(dep_key);
+        if (!dep) continue;
+        Json next = *dep;
+        Json refs = Json::array();
+        for (const auto& ref : next["metadata"].value("ownerReferences", Json::array())) {
+          if (ref.value("uid", "") != uid) refs.push_back(ref);
+        }
+        if (refs.empty()) {
+          next["metadata"].erase("ownerReferences");
+        } else {
+          next["metadata"]["ownerReferences"] = refs;
+        }
+        (void)store_.update(store_.typeOf(dep_key.resource), next);
+      }
+      finalizers.erase(std::find(finalizers.begin(), finalizers.end(), "orphan"));
+    } else {
+      bool blocked = false;
+      for (const auto& [dep_key, block] : dependents) {
+        std::optional<Json> dep = storage.get(dep_key);
+        if (!dep) continue;
+        if (!(*dep)["metadata"].contains("deletionTimestamp"))
+          store_.remove(store_.typeOf(dep_key.resource), *dep, "Foreground", false);
+        if (block && storage.get(dep_key)) blocked = true;
+      }
+      if (blocked) continue;
+      finalizers.erase(std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion"));
+    }
+    setFinalizers(owner, finalizers);
+    if (finalizers.empty()) {
+      (void)store_.erase(type, owner);
+    } else {
+      (void)store_.update(type, owner);
+    }
+  }
+
+  // The uids stored right now, gathered again whenever a write has changed the store.
+  std::set<std::string> live_uids;
+  uint64_t live_at = 0;
+  auto alive = [&](const std::string& uid) {
+    if (live_at != storage.revision()) {
+      live_uids.clear();
+      for (const auto& resource : storage.resources()) {
+        storage.list(resource, "", "", [&](const std::string&, const Json& obj) {
+          live_uids.insert(obj["metadata"].value("uid", ""));
+          return true;
+        });
+      }
+      live_at = storage.revision();
+    }
+    return live_uids.count(uid) > 0;
+  };
+
+  // Dependents whose owners are gone: deleted when no owner is left, else the dangling
+  // references are dropped.
+  for (const auto& key : with_owners) {
+    std::optional<Json> found = storage.get(key);
+    if (!found) continue;
+    const Json refs = (*found)["metadata"].value("ownerReferences", Json::array());
+    if (refs.empty()) continue;
+    Json live = Json::array();
+    for (const auto& ref : refs) {
+      if (alive(ref.value("uid", ""))) live.push_back(ref);
+    }
+    if (live.size() == refs.size()) continue;
+    ResourceTypePtr type = store_.typeOf(key.resource);
+    if (live.empty()) {
+      if (!(*found)["metadata"].contains("deletionTimestamp"))
+        store_.remove(type, *found, "Background", false);
+    } else {
+      Json next = *found;
+      next["metadata"]["ownerReferences"] = live;
+      (void)store_.update(type, next);
+    }
+  }
+}
+
+void Controller::finishNamespacesLocked() {
+  Storage& storage = store_.storage();
+  std::vector<Json> terminating;
+  storage.list(store_.namespaces()->storageKey(), "", "", [&](const std::string&, const Json& ns) {
+    if (ns["metadata"].contains("deletionTimestamp")) terminating.push_back(ns);
+    return true;
+  });
+  long long now = static_cast<long long>(std::time(nullptr));
+  for (auto& ns : terminating) {
+    // Like kube-controller-manager, take a moment: clients see the Terminating phase.
+    long long since = parseRfc3339(ns["metadata"].value("deletionTimestamp", ""));
+    if (now - since < options_.namespace_delete_seconds) continue;
+    std::string name = ns["metadata"].value("name", "");
+    size_t remaining = 0;
+    std::vector<std::pair<ResourceTypePtr, Json>> victims;
+    for (const auto& resource : storage.resources()) {
+      storage.list(resource, name, "", [&](const std::string&, const Json& obj) {
+        ++remaining;
+        if (!obj["metadata"].contains("deletionTimestamp"))
+          victims.push_back({store_.typeOf(resource), obj});
+        return true;
+      });
+    }
+    for (auto& [type, obj] : victims) store_.remove(type, obj, "Background", false);
+    if (remaining == 0) (void)store_.erase(store_.namespaces(), ns);
+  }
+}
+
+}  // namespace herd::fake

@@ -1,0 +1,45 @@
+// The parts of kube-controller-manager that herd depends on, run on one thread of the fake:
+// the garbage collector (ownerReferences: background, foreground and orphan propagation), the
+// namespace controller (a Terminating namespace is emptied, then removed) and the
+// root-ca-cert-publisher (ConfigMap kube-root-ca.crt in every namespace).
+//
+// Owned by the ApiServer. Each pass runs with the store's mutex held; the thread wakes on
+// every change and at least every kTick. stop() is idempotent and joins the thread.
+#pragma once
+
+#include <chrono>
+#include <thread>
+
+#include "fake_apiserver.h"
+#include "store.h"
+
+namespace herd::fake {
+
+class Controller {
+ public:
+  Controller(const FakeApiServerOptions& options, Registry& registry, ObjectStore& store)
+      : options_(options), registry_(registry), store_(store) {}
+  ~Controller() { stop(); }
+
+  void start();
+  void stop();
+
+  // Publishes kube-root-ca.crt in namespaces that lack it. With the store's mutex held.
+  void publishRootCaLocked();
+
+ private:
+  // How often the controller looks at the store when nothing wakes it earlier.
+  static constexpr auto kTick = std::chrono::milliseconds(50);
+
+  void run();
+  void collectGarbageLocked();
+  void finishNamespacesLocked();
+
+  const FakeApiServerOptions& options_;
+  Registry& registry_;
+  ObjectStore& store_;
+  bool stopping_ = false;  // guarded by the store's mutex
+  std::thread thread_;
+};
+
+}  // namespace herd::fake
