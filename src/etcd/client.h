@@ -1,27 +1,41 @@
-// herd::etcd::Client: an etcd v3 client for the tenant etcd clusters herd runs.
+// herd::etcd::Client: an etcd v3 client for the tenant etcd clusters herd runs: KV, txn,
+// compaction, leases, watch, cluster membership (learners) and maintenance (status,
+// defragment, alarms, snapshots).
 //
-// Transport: etcd's gRPC JSON gateway (POST /v3/... on the client port), carried by herd's own
-// HTTPS stack (kube::Transport: Boost.Beast + OpenSSL, keep-alive pool), not gRPC. Debian's
-// libgrpc++ would need protoc codegen of etcd's protos and gogoproto, a second TLS stack and a
-// much longer build on two cores; the gateway needs none of that. The costs: keys and values
-// travel base64-encoded inside JSON, int64 fields arrive as JSON strings, and each call pays
-// JSON encoding and parsing.
+// Transport: etcd's gRPC JSON gateway (grpc-gateway: POST /v3/... on the client port, on by
+// default), carried by herd's own HTTPS stack (kube::Transport: Boost.Beast + OpenSSL,
+// keep-alive pool), not gRPC. Debian does ship libgrpc++, but using it means protoc codegen of
+// etcd's protos (and gogoproto's) and building protobuf-generated code on two-core CI, plus a
+// second TLS stack beside the one herd already tests against the Kubernetes API; the gateway
+// needs neither. The trade-offs, honestly: etcd 3.4's gateway maps int64/uint64 fields to JSON
+// strings ("42", parsed back here) and bytes to base64, so payloads grow by a third and every
+// call pays JSON encoding; each call is an extra hop inside etcd (gateway to its own gRPC
+// server); there is no HTTP/2 multiplexing, so every open watch holds a TLS connection of its
+// own; and gateway streams go one way (one watch per request, cancelled by closing it, no
+// progress requests). Streams (watch, snapshot, keep-alive) are newline-delimited JSON
+// answers to one request.
 //
 // Failover rule: a call starts at the member that last answered. On a connection failure
 // (Unavailable from the transport, or a gateway answer of gRPC code UNAVAILABLE), reads
-// (range, lease time-to-live, status) move on to the next member, each member tried once.
-// Writes (put, delete, txn, compact, lease grant/revoke/keep-alive) are not retried: the
-// request may have reached the server before the connection broke, and applying it twice is
-// not harmless in general; the error names the member, and the next call starts at the next
-// member. Errors name the member endpoint and etcd's own message, e.g.
+// (range, lease time-to-live, member list, alarm list) and alarm disarm (clearing a cleared
+// alarm changes nothing) move on to the next member, each member tried once. Writes (put,
+// delete, txn, compact, lease grant/revoke/keep-alive, member add/remove/promote) are not
+// retried: the request may have reached the server before the connection broke, and applying
+// it twice is not harmless in general (a second member add fails, a second put bumps the
+// revision); the error names the member, and the next call starts at the next member. Calls aimed
+// at one member (status, defragment, snapshot) never move. A Watch reconnects by itself: resuming
+// from the revision after the last one it delivered is exactly-once by construction, so it is
+// always safe. Errors name the member endpoint and etcd's own message, e.g.
 // "https://127.0.0.1:2379: etcdserver: mvcc: required revision has been compacted"
 // (code Gone for a compacted revision).
 //
-// Thread-safe: any number of threads may call one Client at once.
+// Thread-safe: any number of threads may call one Client at once. A Watch belongs to one
+// reader thread (cancel() from any); it must not outlive its Client.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +52,9 @@ struct ClientConfig {
   std::string client_cert_pem;
   std::string client_key_pem;
   std::chrono::milliseconds timeout{std::chrono::seconds(5)};  // per call
+  // How long a Watch keeps trying to reconnect before it gives up with Unavailable: long
+  // enough for a member restart or a leader election on a loaded machine.
+  std::chrono::milliseconds watch_reconnect{std::chrono::seconds(60)};
 };
 
 struct KeyValue {
@@ -138,6 +155,62 @@ struct MemberStatus {
   std::vector<std::string> errors;
 };
 
+// One change seen by a watch; a deletion carries the key and the revision of its deletion
+// (kv.mod_revision), and prev_kv when the watch asked for it.
+struct WatchEvent {
+  enum class Type { kPut, kDelete };
+  Type type = Type::kPut;
+  KeyValue kv;
+  std::optional<KeyValue> prev_kv;
+};
+
+struct WatchRequest {
+  std::string key;
+  std::string range_end;       // as RangeRequest's
+  int64_t start_revision = 0;  // 0: changes after now
+  bool prev_kv = false;
+};
+
+// A watch over a key range, fed by a thread of its own that reads the gateway's stream and,
+// when the member it reads from goes away (or the stream idles for kIdleReconnect), reconnects
+// to the next member from the revision after the last one delivered, so that no event is lost
+// or repeated. Ends with Gone when its revision was compacted away (compactRevision() then
+// says to which revision), with Unavailable when no member answered for the client's
+// reconnect budget, with etcd's error when etcd cancels it.
+class Watch {
+ public:
+  virtual ~Watch() = default;
+  // The next events, oldest first, waiting up to `timeout`; empty when none came in time.
+  virtual Result<std::vector<WatchEvent>> next(std::chrono::milliseconds timeout) = 0;
+  // The revision a reconnect resumes from: one past the newest delivered or known-seen.
+  virtual int64_t nextRevision() const = 0;
+  virtual int64_t compactRevision() const = 0;
+  // The member the stream is on now.
+  virtual std::string endpoint() const = 0;
+  // Ends the watch; a blocked next() returns Unavailable ("cancelled"). Any thread.
+  virtual void cancel() = 0;
+};
+
+struct Member {
+  uint64_t id = 0;
+  std::string name;  // empty until a member added by memberAdd has started
+  std::vector<std::string> peer_urls;
+  std::vector<std::string> client_urls;
+  bool is_learner = false;
+};
+
+struct MemberAddResponse {
+  Member member;                // the new one
+  std::vector<Member> members;  // the whole membership after the change
+};
+
+struct Alarm {
+  enum class Type { kNone, kNoSpace, kCorrupt };
+  uint64_t member_id = 0;
+  Type type = Type::kNone;
+};
+const char* alarmName(Alarm::Type type);  // "NONE", "NOSPACE", "CORRUPT"
+
 class Client {
  public:
   static Result<std::unique_ptr<Client>> create(const ClientConfig& config);
@@ -158,13 +231,43 @@ class Client {
   Result<int64_t> leaseKeepAliveOnce(int64_t id);
   Result<LeaseTimeToLive> leaseTimeToLive(int64_t id, bool keys = false);
 
+  // Starts a watch and returns once etcd has registered it: every write after this call
+  // returns is seen. etcd registers a watch before it finds its start revision compacted, so
+  // that is reported by the first next(): Gone, with compactRevision() set.
+  Result<std::unique_ptr<Watch>> watch(const WatchRequest& request);
+
+  Result<std::vector<Member>> memberList();
+  // Adds a member with these peer URLs; as a learner it takes no part in quorum until
+  // promoted (etcd 3.4 allows one learner at a time). etcd refuses (Unavailable, "unhealthy
+  // cluster") unless every voting member has been connected for the last 5 s; that refusal
+  // comes before anything is proposed, so it alone is safe to retry.
+  Result<MemberAddResponse> memberAdd(const std::vector<std::string>& peer_urls, bool as_learner);
+  // Makes a learner a voting member; etcd refuses until the learner has caught up with the
+  // leader's log (FailedPrecondition), so callers retry.
+  Status memberPromote(uint64_t id);
+  Status memberRemove(uint64_t id);
+
   // The status of one member, `endpoint` being one of the configured endpoints.
   Result<MemberStatus> status(const std::string& endpoint);
+  // Rewrites one member's database file to drop the free pages compaction left; the member
+  // blocks reads and writes meanwhile, so it may take well beyond the per-call timeout.
+  Status defragment(const std::string& endpoint,
+                    std::chrono::milliseconds timeout = std::chrono::minutes(2));
+  Result<std::vector<Alarm>> alarms();
+  // Clears an alarm (NOSPACE after the space is reclaimed). member_id 0 clears that alarm on
+  // every member that raised it; type kNone with member_id 0 clears every raised alarm.
+  Status disarmAlarm(const Alarm& alarm);
+  // Streams a point-in-time copy of one member's database to `path` (through path + ".part",
+  // fsync'd, then renamed, so `path` is either absent or whole). `endpoint` empty: the member
+  // that last answered. Returns the bytes written. The copy ends with etcd's sha256, which
+  // `etcdctl snapshot restore` checks.
+  Result<int64_t> snapshot(const std::string& path, const std::string& endpoint = {});
 
   const std::vector<std::string>& endpoints() const;
 
  private:
   struct Impl;
+  friend class WatchImpl;
   explicit Client(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
