@@ -1,5 +1,6 @@
 #include "support/etcd_cluster.h"
 
+#include <csignal>
 #include <thread>
 
 namespace herd::testing {
@@ -79,6 +80,7 @@ bool EtcdCluster::startOnce(int attempt) {
                      "warn",
                      "--logger",
                      "zap"});
+    argv_.back().insert(argv_.back().end(), options_.extra_args.begin(), options_.extra_args.end());
     members_.emplace_back();
     if (!spawnMember(i)) return false;
   }
@@ -97,6 +99,14 @@ bool EtcdCluster::spawnMember(size_t i) {
 void EtcdCluster::stopMember(int i) {
   auto& member = members_[static_cast<size_t>(i)];
   if (member) member->stop();
+  member.reset();
+}
+
+void EtcdCluster::killMember(int i) {
+  auto& member = members_[static_cast<size_t>(i)];
+  if (!member) return;
+  (void)member->signal(SIGKILL);
+  member->wait();
   member.reset();
 }
 

@@ -24,6 +24,7 @@ class EtcdCluster {
     std::function<int()> free_port;  // a free port on 127.0.0.1
     // etcd needs a few seconds to elect a leader on a busy 2-core CI machine; leave room.
     std::chrono::seconds start_timeout{60};
+    std::vector<std::string> extra_args;  // appended to every member's command line
   };
 
   explicit EtcdCluster(Options options);
@@ -37,6 +38,8 @@ class EtcdCluster {
   // Stops member `i` (SIGTERM, then SIGKILL) / starts it again on its ports and data.
   void stopMember(int i);
   bool restartMember(int i);
+  // Kills member `i` with SIGKILL: no goodbye on its connections, as in a crash.
+  void killMember(int i);
   // True once every running member reports healthy, false after `timeout`.
   bool waitHealthy(std::chrono::milliseconds timeout);
 
@@ -44,6 +47,7 @@ class EtcdCluster {
   // The client URLs joined with commas, as etcdctl's --endpoints wants them.
   std::string endpoints() const;
   const std::string& dir() const { return options_.dir; }
+  const Options& options() const { return options_; }
 
   // etcdctl against every member with the certificate pair at `cert_base` + .crt/.key and the
   // cluster's CA unless `ca` is given. exit_code is -1 when etcdctl could not be run.
