@@ -726,6 +726,32 @@ TEST_F(EtcdClientTest, NoAlarmsOnAHealthyCluster) {
   EXPECT_TRUE(alarms->empty());
 }
 
+TEST_F(EtcdClientTest, WritesAreNotRetriedOnAnotherMemberReadsAre) {
+  // Nothing listens on `dead`; the client tries it first.
+  const std::string dead = "https://127.0.0.1:" + std::to_string(pki::testing::freeLoopbackPort());
+  auto client = makeClient({dead, cluster_->clientUrls()[0]}, "apiserver-etcd-client");
+  ASSERT_TRUE(client.isOk());
+  auto put = (*client)->put({"/retry/k", "v", 0, false});
+  ASSERT_FALSE(put.isOk());
+  EXPECT_EQ(put.status().code(), Code::kUnavailable) << put.status().toString();
+  EXPECT_NE(put.status().message().find(dead), std::string::npos) << put.status().message();
+  RangeRequest key;
+  key.key = "/retry/k";
+  EXPECT_TRUE(mustRange(key).kvs.empty());  // the put went nowhere
+  // The next call starts at the next member, so the same write now succeeds once.
+  auto again = (*client)->put({"/retry/k", "v", 0, false});
+  ASSERT_TRUE(again.isOk()) << again.status().toString();
+  EXPECT_EQ(mustRange(key).kvs.at(0).version, 1);
+
+  // A read moves on by itself within one call.
+  auto reader = makeClient({dead, cluster_->clientUrls()[1]}, "apiserver-etcd-client");
+  ASSERT_TRUE(reader.isOk());
+  auto read = (*reader)->range(key);
+  ASSERT_TRUE(read.isOk()) << read.status().toString();
+  ASSERT_EQ(read->kvs.size(), 1u);
+  EXPECT_EQ(read->kvs[0].value, "v");
+}
+
 // Last: it stops a member and starts it again.
 TEST_F(EtcdClientTest, ReadsFailOverToTheNextMember) {
   mustPut("/failover/k", "v");
