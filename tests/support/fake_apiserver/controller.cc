@@ -38,6 +38,24 @@ void Controller::run() {
 void Controller::publishRootCaLocked() {
   if (options_.root_ca_pem.empty()) return;
   ResourceTypePtr configmaps = registry_.find("", "v1", "configmaps");
+  // Only a change of a namespace or of a kube-root-ca.crt can leave one to publish: without
+  // one since the last look, the walk over every namespace is skipped.
+  Storage& storage = store_.storage();
+  const std::string namespaces_key = store_.namespaces()->storageKey();
+  const std::string configmaps_key = configmaps->storageKey();
+  if (published_at_ && *published_at_ >= storage.compactedRevision()) {
+    bool relevant = false;
+    storage.changesAfter(*published_at_, [&](const Change& change) {
+      relevant = change.key.resource == namespaces_key ||
+                 (change.key.resource == configmaps_key && change.key.name == "kube-root-ca.crt");
+      return !relevant;
+    });
+    if (!relevant) {
+      published_at_ = storage.revision();
+      return;
+    }
+  }
+  published_at_ = storage.revision();
   std::vector<std::string> missing;
   store_.storage().list(store_.namespaces()->storageKey(), "", "",
                         [&](const std::string& name, const Json& ns) {

@@ -49,6 +49,8 @@ class Controller {
   // on the controller's thread.
   std::optional<uint64_t> collected_at_;
   std::set<std::string> live_uids_;
+  // The store's revision when the root-ca-cert-publisher last looked; under the store's mutex.
+  std::optional<uint64_t> published_at_;
   std::thread thread_;
 };
 
