@@ -16,6 +16,7 @@
 // beside herd's, so the yardstick is herd itself at two sizes: the ratio of the per-cluster
 // figures, which a controller that scales well keeps near 1.
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -108,6 +109,22 @@ long peakRssKb(const std::string& pid = "self") {
     if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
   }
   return 0;
+}
+
+// CPU seconds (user and system) a process has used so far; 0 if unreadable.
+double cpuSeconds(const std::string& pid = "self") {
+  std::ifstream stat("/proc/" + pid + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // The command may hold spaces: fields are counted from the ')' that ends it.
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14 || i == 15) ticks += std::stod(field);  // utime, stime
+  }
+  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 [[noreturn]] void die(const std::string& what) {
@@ -262,6 +279,9 @@ Measured runOne(const RunOptions& o) {
   // Converge: create every Cluster (through the test's own client: not counted), then wait
   // until the controller's last reconcile of each converged.
   std::vector<std::string> names;
+  const double cpu0 = cpuSeconds();
+  const double fake_cpu0 = cpuSeconds(std::to_string(fake->pid()));
+  const double simulator_cpu0 = cpuSeconds(std::to_string(simulator->pid()));
   auto t0 = Clock::now();
   for (int i = 0; i < o.clusters; ++i) {
     names.push_back(fmt::format("c{:04}", i));
@@ -276,7 +296,8 @@ Measured runOne(const RunOptions& o) {
       die("create " + names.back() + ": " + r.status().message());
     }
   }
-  // Progress on stderr at every tenth of the clusters.
+  // Looked at once a second, as a scrape would: building the gauge walks the whole cache, and
+  // that is the controller's CPU too. Progress on stderr at every tenth of the clusters.
   const int step = std::max(1, o.clusters / 10);
   int last_reported = -1;
   bool converged = waitFor(
@@ -289,7 +310,7 @@ Measured runOne(const RunOptions& o) {
         }
         return running == o.clusters;
       },
-      std::chrono::seconds(o.timeout_seconds), 200ms);
+      std::chrono::seconds(o.timeout_seconds), 1s);
   double converge_s = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!converged) {
     die(fmt::format("only {} of {} clusters were Ready after {} s", runningClusters(registry),
@@ -313,6 +334,9 @@ Measured runOne(const RunOptions& o) {
   m.values["clusters"] = o.clusters;
   m.values["workers"] = o.workers;
   m.values["converge_s"] = converge_s;
+  m.values["cpu_s"] = cpuSeconds() - cpu0;
+  m.values["fake_cpu_s"] = cpuSeconds(std::to_string(fake->pid())) - fake_cpu0;
+  m.values["simulator_cpu_s"] = cpuSeconds(std::to_string(simulator->pid())) - simulator_cpu0;
   m.values["seed_requests"] = static_cast<double>(seed_counters.requests.load());
   m.values["seed_writes"] = static_cast<double>(seed_counters.writes.load());
   m.values["tenant_requests"] = static_cast<double>(tenant_counters.requests.load());
@@ -402,7 +426,7 @@ void printTable(const std::vector<Measured>& runs) {
       "fake apiserver, its own process; seed workload controllers: the workload simulator,\n"
       "its own process; tenant APIs: in memory. Peak RSS is the controller process's alone.\n\n",
       static_cast<int>(runs.front()["workers"]));
-  std::string header = fmt::format("{:<40}", "");
+  std::string header = fmt::format("{:<44}", "");
   for (const auto& r : runs)
     header += fmt::format("{:>16}", fmt::format("{:.0f} clusters", r["clusters"]));
   bool ratio = runs.size() == 2;
@@ -421,6 +445,15 @@ void printTable(const std::vector<Measured>& runs) {
   std::vector<Row> rows = {
       {"converge: all Ready (s)", raw("converge_s"), "{:.1f}", false},
       {"seconds per cluster", per("converge_s"), "{:.3f}", true},
+      {"controller CPU per cluster (ms)",
+       [](const Measured& m) { return 1000 * m["cpu_s"] / std::max(1.0, m["clusters"]); }, "{:.1f}",
+       true},
+      {"fake apiserver CPU per cluster (ms, apart)",
+       [](const Measured& m) { return 1000 * m["fake_cpu_s"] / std::max(1.0, m["clusters"]); },
+       "{:.1f}", true},
+      {"simulator CPU per cluster (ms, apart)",
+       [](const Measured& m) { return 1000 * m["simulator_cpu_s"] / std::max(1.0, m["clusters"]); },
+       "{:.1f}", true},
       {"clusters Ready (seed's view)", raw("ready_in_seed"), "{:.0f}", false},
       {"peak RSS, controller (MiB)", [](const Measured& m) { return m["peak_rss_kb"] / 1024; },
        "{:.1f}", false},
@@ -452,7 +485,7 @@ void printTable(const std::vector<Measured>& runs) {
        [](const Measured& m) { return m["simulator_peak_rss_kb"] / 1024; }, "{:.1f}", false},
   };
   for (const auto& row : rows) {
-    std::string line = fmt::format("{:<40}", row.label);
+    std::string line = fmt::format("{:<44}", row.label);
     for (const auto& r : runs)
       line += fmt::format("{:>16}", fmt::format(fmt::runtime(row.format), row.value(r)));
     if (ratio && row.per_cluster) {
