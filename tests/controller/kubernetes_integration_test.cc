@@ -94,14 +94,7 @@ std::unique_ptr<kube::Client> countedClient(const kube::RestConfig& config,
 
 // The image of a workload's first container ("" if it has none).
 std::string imageOf(const json& workload) {
-  const json* containers = nullptr;
-  try {
-    containers = &workload.at("spec").at("template").at("spec").at("containers");
-  } catch (const json::exception&) {
-    return "";
-  }
-  if (!containers->is_array() || containers->empty()) return "";
-  return (*containers)[0].value("image", "");
+  return workload.value("/spec/template/spec/containers/0/image"_json_pointer, std::string());
 }
 
 std::string nameOf(const json& object) {
@@ -437,18 +430,27 @@ TEST_F(KubernetesIntegrationTest, AnUpgradeRollsTheApiserversBeforeTheOtherCompo
 
   // The simulator holds the apiservers' rollout to the new version; every workload it sees
   // is logged the first time it asks for the new version, so the order is observable.
-  std::mutex mu;
-  std::vector<std::string> first_new;  // workload names, in the order they asked for 1.33
-  std::set<std::string> seen;
-  std::atomic<bool> hold{true};
-  auto observe = [&](const json& workload) {
+  // Shared with the gate, which the simulator's thread may still hold after this test returns.
+  struct Rollout {
+    std::mutex mu;
+    std::vector<std::string> first_new;  // workload names, in the order they asked for 1.33
+    std::set<std::string> seen;
+    std::atomic<bool> hold{true};
+  };
+  auto rollout = std::make_shared<Rollout>();
+  auto observe = [rollout](const json& workload) {
     std::string image = imageOf(workload);
     std::string name = nameOf(workload);
-    if (image.find(":v1.33.") != std::string::npos) {
-      std::lock_guard lock(mu);
-      if (seen.insert(name).second) first_new.push_back(name);
+    bool new_version = image.find(":v1.33.") != std::string::npos;
+    if (new_version) {
+      std::lock_guard lock(rollout->mu);
+      if (rollout->seen.insert(name).second) rollout->first_new.push_back(name);
     }
-    return !(hold.load() && name == "kube-apiserver" && image.find(":v1.33.") != std::string::npos);
+    return !(rollout->hold.load() && name == "kube-apiserver" && new_version);
+  };
+  auto firstNew = [rollout] {
+    std::lock_guard lock(rollout->mu);
+    return rollout->first_new;
   };
   simulator_->setGate(observe);
 
@@ -478,13 +480,10 @@ TEST_F(KubernetesIntegrationTest, AnUpgradeRollsTheApiserversBeforeTheOtherCompo
   EXPECT_EQ(statusOf(*mid).value("version", ""), "1.32");
   EXPECT_EQ(condition(*mid, cond::kApiServerReady)->value("reason", ""), "RollingOut");
   EXPECT_EQ(condition(*mid, cond::kReady)->value("status", ""), "False");
-  {
-    std::lock_guard lock(mu);
-    EXPECT_EQ(first_new, std::vector<std::string>{"kube-apiserver"});
-  }
+  EXPECT_EQ(firstNew(), std::vector<std::string>{"kube-apiserver"});
 
   // Released, the rest follows, one component after the other.
-  hold = false;
+  rollout->hold = false;
   simulator_->setGate(observe);
   ASSERT_TRUE(waitUntil(
       [&] {
@@ -504,9 +503,8 @@ TEST_F(KubernetesIntegrationTest, AnUpgradeRollsTheApiserversBeforeTheOtherCompo
   auto etcd = seedObject(kube::statefulSetsResource(), kNamespace, "etcd");
   ASSERT_TRUE(etcd);
   EXPECT_TRUE(k8s::workloadState(*etcd).rolled_out);
-  std::lock_guard lock(mu);
-  EXPECT_EQ(first_new, (std::vector<std::string>{"kube-apiserver", "kube-controller-manager",
-                                                 "kube-scheduler"}));
+  EXPECT_EQ(firstNew(), (std::vector<std::string>{"kube-apiserver", "kube-controller-manager",
+                                                  "kube-scheduler"}));
 }
 
 TEST_F(KubernetesIntegrationTest, DeletingAClusterLeavesNothingBehind) {
