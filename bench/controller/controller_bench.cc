@@ -127,6 +127,14 @@ double cpuSeconds(const std::string& pid = "self") {
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// The 1-minute load average: the machine may be shared, and the figures say so beside them.
+double loadAverage() {
+  std::ifstream in("/proc/loadavg");
+  double load = 0;
+  in >> load;
+  return load;
+}
+
 [[noreturn]] void die(const std::string& what) {
   fmt::print(stderr, "herd_controller_bench: {}\n", what);
   std::exit(1);
@@ -279,6 +287,7 @@ Measured runOne(const RunOptions& o) {
   // Converge: create every Cluster (through the test's own client: not counted), then wait
   // until the controller's last reconcile of each converged.
   std::vector<std::string> names;
+  const double load_start = loadAverage();
   const double cpu0 = cpuSeconds();
   const double fake_cpu0 = cpuSeconds(std::to_string(fake->pid()));
   const double simulator_cpu0 = cpuSeconds(std::to_string(simulator->pid()));
@@ -334,6 +343,7 @@ Measured runOne(const RunOptions& o) {
   m.values["clusters"] = o.clusters;
   m.values["workers"] = o.workers;
   m.values["converge_s"] = converge_s;
+  m.values["load_start"] = load_start;
   m.values["cpu_s"] = cpuSeconds() - cpu0;
   m.values["fake_cpu_s"] = cpuSeconds(std::to_string(fake->pid())) - fake_cpu0;
   m.values["simulator_cpu_s"] = cpuSeconds(std::to_string(simulator->pid())) - simulator_cpu0;
@@ -377,6 +387,7 @@ Measured runOne(const RunOptions& o) {
   m.values["steady_tenant_writes"] =
       static_cast<double>(tenant_counters.writes.load() - tenant_writes0);
 
+  m.values["load_end"] = loadAverage();
   m.values["peak_rss_kb"] = static_cast<double>(peakRssKb());
   m.values["fake_peak_rss_kb"] = static_cast<double>(peakRssKb(std::to_string(fake->pid())));
   m.values["simulator_peak_rss_kb"] =
@@ -424,8 +435,9 @@ void printTable(const std::vector<Measured>& runs) {
       "\nherd controller: N Clusters (1.32, 3 etcd, 2 apiservers) from creation to Ready\n"
       "controller in this process (real renderer, kubernetes provider, {} workers); seed: the\n"
       "fake apiserver, its own process; seed workload controllers: the workload simulator,\n"
-      "its own process; tenant APIs: in memory. Peak RSS is the controller process's alone.\n\n",
-      static_cast<int>(runs.front()["workers"]));
+      "its own process; tenant APIs: in memory. Peak RSS is the controller process's alone.\n"
+      "{} CPUs; a load average above that means other work shared the machine.\n\n",
+      static_cast<int>(runs.front()["workers"]), std::thread::hardware_concurrency());
   std::string header = fmt::format("{:<44}", "");
   for (const auto& r : runs)
     header += fmt::format("{:>16}", fmt::format("{:.0f} clusters", r["clusters"]));
@@ -443,6 +455,8 @@ void printTable(const std::vector<Measured>& runs) {
   };
   auto raw = [](const char* key) { return [key](const Measured& m) { return m[key]; }; };
   std::vector<Row> rows = {
+      {"load average (1 min) at start", raw("load_start"), "{:.2f}", false},
+      {"load average (1 min) at end", raw("load_end"), "{:.2f}", false},
       {"converge: all Ready (s)", raw("converge_s"), "{:.1f}", false},
       {"seconds per cluster", per("converge_s"), "{:.3f}", true},
       {"controller CPU per cluster (ms)",
@@ -463,7 +477,7 @@ void printTable(const std::vector<Measured>& runs) {
       {"  of which writes", per("seed_writes"), "{:.1f}", true},
       {"tenant requests per cluster", per("tenant_requests"), "{:.1f}", true},
       {"  of which writes", per("tenant_writes"), "{:.1f}", true},
-      {"steady: period (s)", raw("steady_s"), "{:.0f}", false},
+      {"steady: period, the pass included (s)", raw("steady_s"), "{:.0f}", false},
       {"steady: reconciles (one pass)", raw("steady_reconciles"), "{:.0f}", false},
       {"steady: pass over all clusters (s)", raw("steady_pass_s"), "{:.2f}", false},
       {"steady: seed reads per reconcile",
