@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -37,6 +38,24 @@ void Controller::run() {
 void Controller::publishRootCaLocked() {
   if (options_.root_ca_pem.empty()) return;
   ResourceTypePtr configmaps = registry_.find("", "v1", "configmaps");
+  // Only a change of a namespace or of a kube-root-ca.crt can leave one to publish: without
+  // one since the last look, the walk over every namespace is skipped.
+  Storage& storage = store_.storage();
+  const std::string namespaces_key = store_.namespaces()->storageKey();
+  const std::string configmaps_key = configmaps->storageKey();
+  if (published_at_ && *published_at_ >= storage.compactedRevision()) {
+    bool relevant = false;
+    storage.changesAfter(*published_at_, [&](const Change& change) {
+      relevant = change.key.resource == namespaces_key ||
+                 (change.key.resource == configmaps_key && change.key.name == "kube-root-ca.crt");
+      return !relevant;
+    });
+    if (!relevant) {
+      published_at_ = storage.revision();
+      return;
+    }
+  }
+  published_at_ = storage.revision();
   std::vector<std::string> missing;
   store_.storage().list(store_.namespaces()->storageKey(), "", "",
                         [&](const std::string& name, const Json& ns) {
@@ -66,26 +85,49 @@ void Controller::publishRootCaLocked() {
 
 void Controller::collectGarbageLocked() {
   Storage& storage = store_.storage();
-  std::vector<ObjectKey> with_owners, deleting;
+  // What the collector does follows from the store alone: a pass is needed only after a
+  // change that can leave work for it (a deletion, a deletionTimestamp, an ownerReference to
+  // no stored object), so a store that only gains and updates owned objects costs one look
+  // at each change instead of a walk over everything. A pass that writes moves the revision
+  // on, so the next call looks at its own writes.
+  const uint64_t revision = storage.revision();
+  if (collected_at_ && *collected_at_ == revision) return;
+  if (collected_at_ && *collected_at_ >= storage.compactedRevision() &&
+      !changesNeedPassLocked(*collected_at_)) {
+    collected_at_ = revision;
+    return;
+  }
+  collected_at_ = revision;
+
+  // One walk over the store, by reference: every object's uid, the keys and ownerReferences
+  // of the dependents, and the objects being deleted. Only objects acted on are copied.
+  struct Dependent {
+    ObjectKey key;
+    Json refs;
+  };
+  std::vector<Dependent> with_owners;
+  std::vector<ObjectKey> deleting;
+  live_uids_.clear();
   for (const auto& resource : storage.resources()) {
     storage.list(resource, "", "", [&](const std::string&, const Json& obj) {
       const Json& meta = obj["metadata"];
+      live_uids_.insert(meta.value("uid", ""));
+      auto refs = meta.find("ownerReferences");
+      bool owned = refs != meta.end() && refs->is_array() && !refs->empty();
+      bool being_deleted = meta.contains("deletionTimestamp");
+      if (!owned && !being_deleted) return true;
       ObjectKey key{resource, meta.value("namespace", ""), meta.value("name", "")};
-      if (meta.contains("ownerReferences") && !meta["ownerReferences"].empty())
-        with_owners.push_back(key);
-      if (meta.contains("deletionTimestamp")) deleting.push_back(key);
+      if (owned) with_owners.push_back({key, *refs});
+      if (being_deleted) deleting.push_back(key);
       return true;
     });
   }
   auto dependentsOf = [&](const std::string& uid) {
     std::vector<std::pair<ObjectKey, bool>> out;  // dependent, blockOwnerDeletion
-    for (const auto& key : with_owners) {
-      std::optional<Json> obj = storage.get(key);
-      if (!obj) continue;
-      const Json refs = (*obj)["metadata"].value("ownerReferences", Json::array());
-      for (const auto& ref : refs) {
+    for (const auto& dependent : with_owners) {
+      for (const auto& ref : dependent.refs) {
         if (ref.value("uid", "") == uid)
-          out.push_back({key, ref.value("blockOwnerDeletion", false)});
+          out.push_back({dependent.key, ref.value("blockOwnerDeletion", false)});
       }
     }
     return out;
@@ -142,8 +184,8 @@ void Controller::collectGarbageLocked() {
   }
 
   // The uids stored right now, gathered again whenever a write has changed the store.
-  std::set<std::string> live_uids;
-  uint64_t live_at = 0;
+  std::set<std::string> live_uids = live_uids_;
+  uint64_t live_at = revision;
   auto alive = [&](const std::string& uid) {
     if (live_at != storage.revision()) {
       live_uids.clear();
@@ -160,7 +202,11 @@ void Controller::collectGarbageLocked() {
 
   // Dependents whose owners are gone: deleted when no owner is left, else the dangling
   // references are dropped.
-  for (const auto& key : with_owners) {
+  for (const auto& dependent : with_owners) {
+    bool dangling = false;
+    for (const auto& ref : dependent.refs) dangling = dangling || !alive(ref.value("uid", ""));
+    if (!dangling) continue;
+    const ObjectKey& key = dependent.key;
     std::optional<Json> found = storage.get(key);
     if (!found) continue;
     const Json refs = (*found)["metadata"].value("ownerReferences", Json::array());
@@ -180,6 +226,29 @@ void Controller::collectGarbageLocked() {
       (void)store_.update(type, next);
     }
   }
+}
+
+bool Controller::changesNeedPassLocked(uint64_t since) {
+  bool needed = false;
+  std::vector<Json> owner_refs;  // of the objects added or changed since
+  store_.storage().changesAfter(since, [&](const Change& change) {
+    const Json& meta = change.object["metadata"];
+    std::string uid = meta.value("uid", "");
+    if (change.type == ChangeType::kDeleted) {
+      live_uids_.erase(uid);
+      needed = true;
+      return true;
+    }
+    live_uids_.insert(uid);
+    if (meta.contains("deletionTimestamp")) needed = true;
+    auto refs = meta.find("ownerReferences");
+    if (refs != meta.end() && refs->is_array() && !refs->empty()) owner_refs.push_back(*refs);
+    return true;
+  });
+  for (const auto& refs : owner_refs) {
+    for (const auto& ref : refs) needed = needed || !live_uids_.count(ref.value("uid", ""));
+  }
+  return needed;
 }
 
 void Controller::finishNamespacesLocked() {

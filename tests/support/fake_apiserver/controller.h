@@ -8,6 +8,9 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "fake_apiserver.h"
@@ -33,12 +36,21 @@ class Controller {
 
   void run();
   void collectGarbageLocked();
+  // Whether the changes after `since` can have left work for the garbage collector; keeps
+  // live_uids_ up to date with them.
+  bool changesNeedPassLocked(uint64_t since);
   void finishNamespacesLocked();
 
   const FakeApiServerOptions& options_;
   Registry& registry_;
   ObjectStore& store_;
   bool stopping_ = false;  // guarded by the store's mutex
+  // The store's revision when the garbage collector last looked, and the uids stored then;
+  // on the controller's thread.
+  std::optional<uint64_t> collected_at_;
+  std::set<std::string> live_uids_;
+  // The store's revision when the root-ca-cert-publisher last looked; under the store's mutex.
+  std::optional<uint64_t> published_at_;
   std::thread thread_;
 };
 
