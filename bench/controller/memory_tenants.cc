@@ -72,6 +72,13 @@ Result<kube::HttpResponse> MemoryTenantApi::roundTrip(const kube::HttpRequest& r
   ++requests_;
   std::string path = request.target.substr(0, request.target.find('?'));
   std::lock_guard lock(mu_);
+  if (request.method == "GET" && path == "/readyz") {
+    kube::HttpResponse r;
+    r.status = 200;
+    r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
+    r.body = "[+]ping ok\n[+]etcd ok\nreadyz check passed\n";
+    return r;
+  }
   ApiPath where = parsePath(path);
   if (!where.valid) return statusReply(404, "NotFound", path + " is not an API path");
   if (request.method == "GET" && where.name.empty()) {  // a list, cluster-wide or in one namespace

@@ -3,7 +3,7 @@
 // each tenant's API is a kube::Transport over a map of objects that answers the requests the
 // controller makes inside a tenant (GET, list, POST, PUT, server-side-apply PATCH and DELETE of
 // any object: the default/kubernetes endpoints, the addons and join objects, the lists of nodes
-// and pods) as the apiserver would: 404 Status for a missing object, the stored object with a
+// and pods, /readyz) as the apiserver would: 404 Status for a missing object, the stored object with a
 // resourceVersion otherwise. Thread-safe; counts the requests it answers.
 #pragma once
 

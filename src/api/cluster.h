@@ -238,6 +238,35 @@ struct WorkloadCounts {
   bool operator==(const WorkloadCounts&) const = default;
 };
 
+// The tenant's pods by phase (ready: the Ready condition is True).
+struct PodCounts {
+  int32_t total = 0;
+  int32_t ready = 0;
+  int32_t pending = 0;
+  int32_t running = 0;
+  int32_t succeeded = 0;
+  int32_t failed = 0;
+  static constexpr auto fields() {
+    return std::make_tuple(field("total", &PodCounts::total), field("ready", &PodCounts::ready),
+                           field("pending", &PodCounts::pending),
+                           field("running", &PodCounts::running),
+                           field("succeeded", &PodCounts::succeeded),
+                           field("failed", &PodCounts::failed));
+  }
+  bool operator==(const PodCounts&) const = default;
+};
+
+// The tenant apiserver's readiness as it reports it itself (/readyz?verbose).
+struct ApiServerHealth {
+  bool ready = false;
+  std::vector<std::string> failing;  // the checks that fail, e.g. "etcd"
+  static constexpr auto fields() {
+    return std::make_tuple(field("ready", &ApiServerHealth::ready),
+                           field("failing", &ApiServerHealth::failing));
+  }
+  bool operator==(const ApiServerHealth&) const = default;
+};
+
 // What herd applied of one addon inside the tenant.
 struct AddonStatus {
   bool enabled = false;
@@ -275,7 +304,8 @@ struct ClusterStatus {
   std::string kubeconfigSecret;
   std::optional<ComponentsStatus> components;
   std::optional<WorkloadCounts> nodes;
-  std::optional<WorkloadCounts> pods;
+  std::optional<PodCounts> pods;
+  std::optional<ApiServerHealth> apiServerHealth;
   // The tenant's dedicated gateway port, routed without SNI (in-cluster clients dial the
   // kubernetes Service's IP and send none). Allocated by the controller, kept for life.
   std::optional<int32_t> gatewayPort;
@@ -288,7 +318,9 @@ struct ClusterStatus {
         field("namespace", &ClusterStatus::namespace_),
         field("kubeconfigSecret", &ClusterStatus::kubeconfigSecret),
         field("components", &ClusterStatus::components), field("nodes", &ClusterStatus::nodes),
-        field("pods", &ClusterStatus::pods), field("gatewayPort", &ClusterStatus::gatewayPort),
+        field("pods", &ClusterStatus::pods),
+        field("apiServerHealth", &ClusterStatus::apiServerHealth),
+        field("gatewayPort", &ClusterStatus::gatewayPort),
         field("addons", &ClusterStatus::addons));
   }
   bool operator==(const ClusterStatus&) const = default;

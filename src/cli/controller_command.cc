@@ -20,6 +20,7 @@
 #include "common/net.h"
 #include "common/ops_server.h"
 #include "controller/controller.h"
+#include "controller/status_page.h"
 #include "gateway/config.h"
 #include "kube/config.h"
 #include "kube/herd_resources.h"
@@ -36,6 +37,7 @@ struct ControllerFlags {
   int workers = 2;
   std::string bind_address = "127.0.0.1:8080";
   bool leader_elect = false;
+  bool status_page = false;
   bool tenants_through_gateway = false;
   std::string lease_namespace;  // default: $POD_NAMESPACE, else herd-system
   std::string lease_name = "herd-controller";
@@ -198,6 +200,7 @@ int runController(const ControllerFlags& f, Streams io) {
   ops::Handlers handlers;
   handlers.metrics = [&registry] { return registry.text(); };
   handlers.ready = [&controller] { return controller.waitForSync(std::chrono::milliseconds(0)); };
+  if (f.status_page) controller::addStatusPages(handlers, **seed);
   auto ops = ops::startServer(f.bind_address, std::move(handlers));
   if (!ops) return fail(io, ops.status());
 
@@ -241,6 +244,10 @@ void addControllerCommand(CLI::App& app, Streams io, int& exit_code) {
   cmd->add_option("--metrics-addr", f->bind_address,
                   "Serve /metrics, /healthz and /readyz here (ip:port; port 0: any)")
       ->capture_default_str();
+  cmd->add_flag("--status-page", f->status_page,
+                "Also serve a read-only status page of every cluster at /status/ on the "
+                "--metrics-addr listener (off by default: it shows every tenant's state to "
+                "whoever reaches that address)");
   cmd->add_flag("--leader-elect", f->leader_elect,
                 "Reconcile only while holding the Lease, so that replicas can stand by");
   cmd->add_option("--leader-election-namespace", f->lease_namespace,

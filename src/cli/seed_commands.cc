@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <ctime>
 #include <ostream>
 #include <thread>
@@ -11,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/seed.h"
+#include "kube/herd_resources.h"
 
 namespace herd::cli {
 namespace {
@@ -34,13 +36,20 @@ std::string humanAge(const std::string& rfc3339) {
   return fmt::format("{}y{}d", d / 365, d % 365);
 }
 
-std::string str(const json& j, std::initializer_list<const char*> path,
-                const std::string& fallback = "") {
+// The value at `path`, or null when any part is missing.
+const json* at(const json& j, std::initializer_list<const char*> path) {
   const json* cur = &j;
   for (const char* p : path) {
-    if (!cur->is_object() || !cur->contains(p)) return fallback;
+    if (!cur->is_object() || !cur->contains(p)) return nullptr;
     cur = &(*cur)[p];
   }
+  return cur;
+}
+
+std::string str(const json& j, std::initializer_list<const char*> path,
+                const std::string& fallback = "") {
+  const json* cur = at(j, path);
+  if (cur == nullptr) return fallback;
   if (cur->is_string()) return cur->get<std::string>();
   if (cur->is_null()) return fallback;
   return cur->dump();
@@ -65,20 +74,24 @@ std::string conditionStatus(const json& cluster, const std::string& type) {
 
 // Columns as the CRD's printer columns define them; -o wide adds the priority-1 ones.
 void printTable(std::ostream& out, const std::vector<json>& clusters, bool wide) {
-  std::vector<std::string> header = {"NAME", "VERSION", "PHASE", "ENDPOINT", "READY", "AGE"};
+  std::vector<std::string> header = {"NAME",  "VERSION", "PHASE", "ENDPOINT",
+                                     "READY", "NODES",   "PODS",  "AGE"};
   if (wide) {
     header.push_back("ETCD");
-    header.push_back("NODES");
+    header.push_back("READY-NODES");
+    header.push_back("RUNNING-PODS");
   }
   std::vector<std::vector<std::string>> rows{header};
   for (const auto& c : clusters) {
     std::vector<std::string> row = {
         str(c, {"metadata", "name"}), str(c, {"spec", "version"}),
         str(c, {"status", "phase"}),  str(c, {"status", "endpoint"}),
-        conditionStatus(c, "Ready"),  humanAge(str(c, {"metadata", "creationTimestamp"}))};
+        conditionStatus(c, "Ready"),  str(c, {"status", "nodes", "total"}),
+        str(c, {"status", "pods", "total"}), humanAge(str(c, {"metadata", "creationTimestamp"}))};
     if (wide) {
       row.push_back(str(c, {"spec", "controlPlane", "etcd", "replicas"}));
-      row.push_back(str(c, {"status", "nodes", "total"}));
+      row.push_back(str(c, {"status", "nodes", "ready"}));
+      row.push_back(str(c, {"status", "pods", "running"}));
     }
     rows.push_back(std::move(row));
   }
@@ -191,6 +204,45 @@ int runDelete(const DeleteOptions& o, Streams io) {
   return kExitFailure;
 }
 
+// The Cluster's recent Events, as kubectl describe shows them: the newest kEventsShown, oldest
+// first. The controller records them in "default" (a cluster-scoped object's events live
+// there); an error listing them is shown in their place, the rest of describe stands.
+void printEvents(std::ostream& out, kube::Client& client, const json& cluster) {
+  constexpr size_t kEventsShown = 15;
+  out << "Events:\n";
+  kube::ListOptions options;
+  options.field_selector = fmt::format("involvedObject.kind={},involvedObject.name={}",
+                                       kube::kClusterKind, str(cluster, {"metadata", "name"}));
+  auto list = client.listAll(kube::coreEventsResource(), "default", options);
+  if (!list) {
+    out << "  <unavailable: " << list.status().message() << ">\n";
+    return;
+  }
+  std::vector<json> events;
+  std::string uid = str(cluster, {"metadata", "uid"});
+  for (auto& e : (*list)["items"]) {
+    // Events of an earlier Cluster of the same name are not this one's.
+    if (!uid.empty() && str(e, {"involvedObject", "uid"}, uid) != uid) continue;
+    events.push_back(std::move(e));
+  }
+  auto when = [](const json& e) {
+    std::string t = str(e, {"lastTimestamp"});
+    return t.empty() ? str(e, {"eventTime"}) : t;
+  };
+  std::stable_sort(events.begin(), events.end(),
+                   [&](const json& a, const json& b) { return when(a) < when(b); });
+  if (events.size() > kEventsShown) events.erase(events.begin(), events.end() - kEventsShown);
+  if (events.empty()) {
+    out << "  <none>\n";
+    return;
+  }
+  out << fmt::format("  {:<8}{:<24}{:<8}{}\n", "TYPE", "REASON", "AGE", "MESSAGE");
+  for (const auto& e : events) {
+    out << fmt::format("  {:<8}{:<24}{:<8}{}\n", str(e, {"type"}), str(e, {"reason"}),
+                       humanAge(when(e)), str(e, {"message"}));
+  }
+}
+
 struct DescribeOptions {
   SeedFlags seed;
   std::string name;
@@ -243,12 +295,29 @@ int runDescribe(const DescribeOptions& o, Streams io) {
                                           str(c, {"status", "nodes", "total"}, "0")));
   line("Pods (ready/total)", fmt::format("{}/{}", str(c, {"status", "pods", "ready"}, "0"),
                                          str(c, {"status", "pods", "total"}, "0")));
-  std::string addons;
-  for (const char* a : {"kubeProxy", "coreDNS", "metricsServer", "dashboard"}) {
-    if (str(c, {"spec", "addons", a, "enabled"}) == "true")
-      addons += (addons.empty() ? "" : ", ") + std::string(a);
+  line("Pods by phase",
+       fmt::format("{} Running, {} Pending, {} Succeeded, {} Failed",
+                   str(c, {"status", "pods", "running"}, "0"),
+                   str(c, {"status", "pods", "pending"}, "0"),
+                   str(c, {"status", "pods", "succeeded"}, "0"),
+                   str(c, {"status", "pods", "failed"}, "0")));
+  std::string health = "<unknown>";
+  if (const json* h = at(c, {"status", "apiServerHealth"}); h != nullptr && h->is_object()) {
+    health = h->value("ready", false) ? "ready" : "not ready";
+    std::vector<std::string> failing;
+    for (const auto& f : h->value("failing", json::array()))
+      if (f.is_string()) failing.push_back(f.get<std::string>());
+    if (!failing.empty()) health += fmt::format(" (failing: {})", fmt::join(failing, ", "));
   }
-  line("Addons", addons);
+  line("API server health", health);
+  io.out << "Addons:\n";
+  io.out << fmt::format("  {:<20}{:<10}{:>8}  {}\n", "ADDON", "ENABLED", "OBJECTS", "STATUS");
+  for (const char* a : {"kubeProxy", "coreDNS", "metricsServer", "dashboard"}) {
+    io.out << fmt::format("  {:<20}{:<10}{:>8}  {}\n", a,
+                          str(c, {"spec", "addons", a, "enabled"}, "false"),
+                          str(c, {"status", "addons", a, "objects"}, "-"),
+                          str(c, {"status", "addons", a, "message"}, "<not applied yet>"));
+  }
   io.out << "Network:\n";
   io.out << fmt::format(
       "  service {}  pod {}  dns {} ({})\n", str(c, {"spec", "network", "serviceCIDR"}, "-"),
@@ -262,6 +331,7 @@ int runDescribe(const DescribeOptions& o, Streams io) {
     io.out << fmt::format("  {:<14}{:<8}{:<24}{}\n", str(cond, {"type"}), str(cond, {"status"}),
                           str(cond, {"reason"}), str(cond, {"message"}));
   }
+  printEvents(io.out, **client, c);
   return kExitOk;
 }
 

@@ -6,10 +6,9 @@
 
 #include "api/conditions.h"
 #include "common/log.h"
+#include "kube/herd_resources.h"
 
 namespace herd::controller {
-
-kube::ResourceRef eventsResource() { return {"", "v1", "events", true, "Event"}; }
 
 void EventRecorder::record(const kube::json& cluster, Type type, std::string_view reason,
                            std::string_view message) {
@@ -41,7 +40,7 @@ void EventRecorder::record(const kube::json& cluster, Type type, std::string_vie
       {"lastTimestamp", now},
       {"count", 1},
   };
-  auto created = client_.create(eventsResource(), std::string(kEventNamespace), event);
+  auto created = client_.create(kube::coreEventsResource(), std::string(kEventNamespace), event);
   if (!created) {
     log::forCluster(name).warn("could not record an event",
                                {{"reason", reason}, {"error", created.status().toString()}});

@@ -17,8 +17,6 @@ namespace herd::controller {
 inline constexpr std::string_view kControllerComponent = "herd-controller";
 inline constexpr std::string_view kEventNamespace = "default";
 
-kube::ResourceRef eventsResource();
-
 class EventRecorder {
  public:
   enum class Type { kNormal, kWarning };

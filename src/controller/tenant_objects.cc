@@ -195,9 +195,32 @@ class TenantObjectsResource : public Resource {
   }
 };
 
-// What goes on inside the tenant, into status: its nodes and pods (total and ready). One page
-// of each (the tenant's API answers with at most kObserveLimit items and the count of the
-// rest), so a big tenant costs the same two requests as a small one.
+// The checks a /readyz?verbose answer lists as failing ("[-]etcd failed: reason withheld").
+std::vector<std::string> failingChecks(std::string_view body) {
+  std::vector<std::string> out;
+  for (size_t at = 0; at < body.size();) {
+    size_t end = body.find('\n', at);
+    if (end == std::string_view::npos) end = body.size();
+    std::string_view line = body.substr(at, end - at);
+    if (line.starts_with("[-]")) {
+      line.remove_prefix(3);
+      out.emplace_back(line.substr(0, line.find(' ')));
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
+bool conditionTrue(const json& object, std::string_view type) {
+  for (const auto& c : object.value("status", json::object()).value("conditions", json::array()))
+    if (c.value("type", "") == type) return c.value("status", "") == "True";
+  return false;
+}
+
+// What goes on inside the tenant, into status: its nodes (total, ready), its pods (total,
+// ready, by phase) and the apiserver's own readiness checks. One page of each list (the
+// tenant's API answers with at most kObserveLimit items and the count of the rest), so a big
+// tenant costs the same three requests as a small one; the phases count that page.
 class ObserveResource : public Resource {
  public:
   static constexpr int64_t kObserveLimit = 500;
@@ -207,33 +230,44 @@ class ObserveResource : public Resource {
     auto client =
         ctx.tenant_clients(ctx.cluster, ctx.pki, ctx.provider.apiServerUrl(ctx.cluster));
     if (!client) return Outcome::failed("TenantUnreachable", client.status());
-    auto count = [&](const kube::ResourceRef& resource,
-                     const std::function<bool(const json&)>& ready) -> Result<api::WorkloadCounts> {
+    auto page = [&](const kube::ResourceRef& resource) -> Result<std::pair<json, int32_t>> {
       kube::ListOptions options;
       options.limit = kObserveLimit;
       HERD_ASSIGN_OR_RETURN(json list, (*client)->list(resource, "", options));
-      api::WorkloadCounts counts;
-      const json& items = list.value("items", json::array());
-      counts.total = static_cast<int32_t>(items.size());
+      json items = list.value("items", json::array());
+      int32_t total = static_cast<int32_t>(items.size());
       if (auto rest = list["metadata"].find("remainingItemCount");
           rest != list["metadata"].end() && rest->is_number_integer())
-        counts.total += static_cast<int32_t>(rest->get<int64_t>());
-      for (const auto& item : items) counts.ready += ready(item) ? 1 : 0;
-      return counts;
+        total += static_cast<int32_t>(rest->get<int64_t>());
+      return std::pair{std::move(items), total};
     };
-    auto conditionTrue = [](const json& object, std::string_view type) {
-      for (const auto& c : object.value("status", json::object()).value("conditions", json::array()))
-        if (c.value("type", "") == type) return c.value("status", "") == "True";
-      return false;
-    };
-    auto nodes = count({"", "v1", "nodes", false, "Node"},
-                       [&](const json& n) { return conditionTrue(n, "Ready"); });
+    auto nodes = page({"", "v1", "nodes", false, "Node"});
     if (!nodes) return Outcome::failed("ObserveFailed", nodes.status().withContext("tenant nodes"));
-    auto pods = count({"", "v1", "pods", true, "Pod"},
-                      [&](const json& p) { return conditionTrue(p, "Ready"); });
+    auto pods = page({"", "v1", "pods", true, "Pod"});
     if (!pods) return Outcome::failed("ObserveFailed", pods.status().withContext("tenant pods"));
-    ctx.status.nodes = *nodes;
-    ctx.status.pods = *pods;
+    api::WorkloadCounts node_counts;
+    node_counts.total = nodes->second;
+    for (const auto& n : nodes->first) node_counts.ready += conditionTrue(n, "Ready") ? 1 : 0;
+    api::PodCounts pod_counts;
+    pod_counts.total = pods->second;
+    for (const auto& p : pods->first) {
+      pod_counts.ready += conditionTrue(p, "Ready") ? 1 : 0;
+      std::string phase = p.value("status", json::object()).value("phase", "");
+      if (phase == "Pending") ++pod_counts.pending;
+      if (phase == "Running") ++pod_counts.running;
+      if (phase == "Succeeded") ++pod_counts.succeeded;
+      if (phase == "Failed") ++pod_counts.failed;
+    }
+    auto readyz = (*client)->getRaw("/readyz?verbose");
+    if (!readyz) return Outcome::failed("ObserveFailed", readyz.status().withContext("/readyz"));
+    api::ApiServerHealth health;
+    health.ready = readyz->status == 200;
+    health.failing = failingChecks(readyz->body);
+    if (!health.ready && health.failing.empty())
+      health.failing.push_back(fmt::format("HTTP {}", readyz->status));
+    ctx.status.nodes = node_counts;
+    ctx.status.pods = pod_counts;
+    ctx.status.apiServerHealth = health;
     return Outcome::done();
   }
 };

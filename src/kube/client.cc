@@ -258,6 +258,15 @@ Result<json> Client::request(const std::string& method, const std::string& path,
   return send(std::move(req), method == "GET");
 }
 
+Result<HttpResponse> Client::getRaw(const std::string& path) {
+  HttpRequest req;
+  req.method = "GET";
+  req.target = path;
+  HERD_RETURN_IF_ERROR(checkContext(req));
+  shared_->requests.fetch_add(1);
+  return shared_->transport->roundTrip(req, requestTimeout());
+}
+
 Result<json> Client::get(const ResourceRef& r, const std::string& ns, const std::string& name,
                          const std::string& subresource) {
   return request("GET", path(r, ns, name, subresource));

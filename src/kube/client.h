@@ -153,6 +153,10 @@ class Client {
                        const std::string& body = "",
                        const std::string& content_type = "application/json");
 
+  // One GET, not retried, answered whatever its status: for the text endpoints (/readyz?verbose
+  // answers 500 with the same list of checks when one fails).
+  Result<HttpResponse> getRaw(const std::string& path);
+
   const RestConfig& config() const { return config_; }
   // Counts requests that went on the wire (including retries), for tests and metrics.
   // Shared with every view of this client.

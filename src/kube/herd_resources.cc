@@ -17,6 +17,9 @@ ResourceRef endpointsResource() {
 ResourceRef eventsResource() {
   return {"events.k8s.io", "v1", "events", true, "Event"};
 }
+ResourceRef coreEventsResource() {
+  return {"", "v1", "events", true, "Event"};
+}
 ResourceRef servicesResource() {
   return {"", "v1", "services", true, "Service"};
 }

@@ -26,6 +26,9 @@ ResourceRef clustersResource();
 ResourceRef endpointSlicesResource();
 ResourceRef endpointsResource();
 ResourceRef eventsResource();
+// Core v1 Events: the shape herd records and reads (involvedObject, lastTimestamp, count), as
+// client-go's recorder writes them and kubectl describe selects them by involvedObject.*.
+ResourceRef coreEventsResource();
 ResourceRef servicesResource();
 ResourceRef deploymentsResource();
 ResourceRef statefulSetsResource();

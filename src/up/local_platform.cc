@@ -20,7 +20,9 @@
 #include "common/net.h"
 #include "common/socket.h"
 #include "common/yaml.h"
+#include "common/ops_server.h"
 #include "controller/controller.h"
+#include "controller/status_page.h"
 #include "gateway/gateway.h"
 #include "gateway/seed_route_source.h"
 #include "kube/config.h"
@@ -98,6 +100,7 @@ class Platform : public LocalPlatform {
     HERD_RETURN_IF_ERROR(installCrd());
     HERD_RETURN_IF_ERROR(startGateway());
     HERD_RETURN_IF_ERROR(startController());
+    HERD_RETURN_IF_ERROR(startStatusPage());
     say(fmt::format("herd is up: seed {}, gateway https://{}", seedUrl(),
                     net::formatHostPort(options_.address,
                                         static_cast<uint16_t>(gateway_tls_port_))));
@@ -107,6 +110,7 @@ class Platform : public LocalPlatform {
   void stop() override {
     if (stopped_) return;
     stopped_ = true;
+    ops_.reset();  // its pages read through the controller's seed client
     if (controller_) controller_->stop();
     controller_.reset();
     if (gateway_) gateway_->stop();
@@ -346,6 +350,26 @@ class Platform : public LocalPlatform {
     return Status::ok();
   }
 
+  // The controller's operations listener: /metrics, /readyz and the status page, on the port
+  // the last run used (a bookmark keeps working), else a free one.
+  Status startStatusPage() {
+    std::string path = options_.state_dir + "/status-port";
+    int port = 0;
+    if (auto previous = files::read(path); previous.isOk()) port = std::atoi(previous->c_str());
+    if (port <= 0 || port > 65535) {
+      HERD_ASSIGN_OR_RETURN(port, freePort());
+    }
+    HERD_RETURN_IF_ERROR(files::writeAtomic(path, fmt::format("{}\n", port), 0600));
+    ops::Handlers handlers;
+    handlers.metrics = [this] { return registry_.text(); };
+    handlers.ready = [this] { return controller_->waitForSync(std::chrono::milliseconds(0)); };
+    controller::addStatusPages(handlers, *controller_seed_client_);
+    std::string listen = net::formatHostPort(options_.address, static_cast<uint16_t>(port));
+    HERD_ASSIGN_OR_RETURN(ops_, ops::startServer(listen, std::move(handlers)));
+    say(fmt::format("status page: http://{}/status/", listen));
+    return Status::ok();
+  }
+
   UpOptions options_;
   std::shared_ptr<Binaries> binaries_;
   std::unique_ptr<LocalProvider> seed_;
@@ -354,6 +378,7 @@ class Platform : public LocalPlatform {
   std::unique_ptr<gateway::Gateway> gateway_;
   metrics::Registry registry_;
   std::unique_ptr<controller::Controller> controller_;
+  std::unique_ptr<ops::Server> ops_;
   std::string seed_ca_;
   std::string seed_url_;
   std::string kubeconfig_;

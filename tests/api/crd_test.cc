@@ -206,7 +206,8 @@ TEST(CrdTest, PrinterColumns) {
     if (c.value("priority", 0) == 0) default_columns.push_back(c["name"]);
   }
   EXPECT_EQ(default_columns,
-            (std::vector<std::string>{"Version", "Phase", "Endpoint", "Ready", "Age"}));
+            (std::vector<std::string>{"Version", "Phase", "Endpoint", "Ready", "Nodes", "Pods",
+                                      "Age"}));
 }
 
 TEST(CrdTest, EmbeddedCopyIsTheDeployedFile) {

@@ -84,6 +84,8 @@ TEST_F(SeedCommandsTest, CreateGetDescribeDelete) {
   EXPECT_EQ(header.substr(0, 4), "NAME");
   EXPECT_NE(header.find("VERSION"), std::string::npos);
   EXPECT_NE(header.find("ENDPOINT"), std::string::npos);
+  EXPECT_NE(header.find("NODES"), std::string::npos);
+  EXPECT_NE(header.find("PODS"), std::string::npos);
   EXPECT_EQ(first.substr(0, 4), "demo");
   EXPECT_NE(first.find("1.32"), std::string::npos);  // defaulted by the seed's schema
   EXPECT_EQ(second.substr(0, 4), "shop");
@@ -100,8 +102,35 @@ TEST_F(SeedCommandsTest, CreateGetDescribeDelete) {
   auto names = runHerd(with({"get", "hc", "-o", "name"}));
   EXPECT_EQ(names.out, "cluster.herd.io/demo\ncluster.herd.io/shop\n");
 
+  // An event about demo (as the controller records them), one about shop: describe shows
+  // demo's only.
+  auto admin = kube::Client::create(server_->adminConfig());
+  ASSERT_TRUE(admin.isOk());
+  for (const char* about : {"demo", "shop"}) {
+    auto cluster = (*admin)->get(kube::clustersResource(), "", about);
+    ASSERT_TRUE(cluster.isOk());
+    nlohmann::json event = {
+        {"apiVersion", "v1"},
+        {"kind", "Event"},
+        {"metadata", {{"name", std::string(about) + ".1"}, {"namespace", "default"}}},
+        {"involvedObject",
+         {{"apiVersion", "herd.io/v1alpha1"},
+          {"kind", "Cluster"},
+          {"name", about},
+          {"uid", (*cluster)["metadata"]["uid"]}}},
+        {"reason", std::string("Provisioned-") + about},
+        {"message", "the control plane of " + std::string(about) + " is up"},
+        {"type", "Normal"},
+        {"lastTimestamp", "2026-01-01T00:00:00Z"}};
+    ASSERT_TRUE((*admin)->create(kube::coreEventsResource(), "default", event).isOk());
+  }
   auto described = runHerd(with({"describe", "cluster", "demo"}));
   ASSERT_EQ(described.exit_code, 0) << described.err;
+  EXPECT_NE(described.out.find("Events:\n  TYPE"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("Provisioned-demo"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("the control plane of demo is up"), std::string::npos);
+  EXPECT_EQ(described.out.find("Provisioned-shop"), std::string::npos) << described.out;
+  EXPECT_NE(described.out.find("Addons:\n  ADDON"), std::string::npos) << described.out;
   EXPECT_NE(described.out.find("Name:                 demo\n"), std::string::npos) << described.out;
   EXPECT_NE(described.out.find("Hostname:             k8s.example.com\n"), std::string::npos)
       << described.out;

@@ -242,7 +242,7 @@ class ControllerTest : public ::testing::Test {
   }
   std::vector<json> eventsFor(const std::string& name) {
     std::vector<json> out;
-    auto list = admin_->listAll(eventsResource(), "default");
+    auto list = admin_->listAll(kube::coreEventsResource(), "default");
     if (!list) return out;
     for (const auto& e : (*list)["items"]) {
       if (e["involvedObject"].value("name", "") == name && e["involvedObject"].value("kind", "") == "Cluster") {
@@ -788,6 +788,12 @@ TEST_F(ControllerTest, NodesAndPodsInsideTheTenantReachTheStatusWithinSeconds) {
   ASSERT_TRUE(waitUntil([&] {
     return counts("nodes") == std::make_pair(1, 1) && counts("pods") == std::make_pair(1, 2);
   }, 10s)) << statusOf(*get("demo")).dump();
+  json status = statusOf(*get("demo"));
+  EXPECT_EQ(status["pods"].value("running", -1), 1) << status["pods"].dump();
+  EXPECT_EQ(status["pods"].value("pending", -1), 1) << status["pods"].dump();  // as created
+  EXPECT_EQ(status["pods"].value("failed", -1), 0);
+  EXPECT_EQ(status["apiServerHealth"], json({{"ready", true}}))  // no check failing
+      << status.dump();
 }
 
 }  // namespace

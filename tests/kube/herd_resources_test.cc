@@ -28,7 +28,8 @@ TEST(HerdResourcesTest, BuiltInReferencesMatchRecordedDiscovery) {
   std::string shared = testing::sharedDir();
   if (shared.empty()) GTEST_SKIP() << "no recorded Kubernetes data beside the repository";
   for (const ResourceRef& r :
-       {endpointSlicesResource(), endpointsResource(), eventsResource(), servicesResource(),
+       {endpointSlicesResource(), endpointsResource(), eventsResource(), coreEventsResource(),
+        servicesResource(),
         deploymentsResource(), statefulSetsResource(), podDisruptionBudgetsResource(),
         networkPoliciesResource(), namespacesResource(), secretsResource(), configMapsResource(),
         leasesResource(), crdsResource()}) {

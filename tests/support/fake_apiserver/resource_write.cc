@@ -9,6 +9,31 @@
 #include "wire.h"
 
 namespace herd::fake {
+namespace {
+
+// A pod's QoS class as the apiserver computes it: BestEffort when no container asks for or is
+// limited in cpu or memory, Guaranteed when every container's cpu and memory limits are set
+// and its requests (where given) equal them, Burstable otherwise.
+std::string qosClass(const Json& pod) {
+  bool any = false, guaranteed = true;
+  const Json& spec = pod.value("spec", Json::object());
+  for (const char* list : {"initContainers", "containers"}) {
+    for (const auto& c : spec.value(list, Json::array())) {
+      const Json& resources = c.value("resources", Json::object());
+      const Json& requests = resources.value("requests", Json::object());
+      const Json& limits = resources.value("limits", Json::object());
+      for (const char* r : {"cpu", "memory"}) {
+        any = any || requests.contains(r) || limits.contains(r);
+        if (!limits.contains(r) || (requests.contains(r) && requests[r] != limits[r]))
+          guaranteed = false;
+      }
+    }
+  }
+  if (!any) return "BestEffort";
+  return guaranteed ? "Guaranteed" : "Burstable";
+}
+
+}  // namespace
 
 Outcome ResourceHandler::create(const HttpRequest& req, const Target& t) {
   if (!t.name.empty()) return {405, nullptr, methodNotAllowed()};
@@ -47,6 +72,10 @@ Outcome ResourceHandler::create(const HttpRequest& req, const Target& t) {
   }
   applyBuiltinDefaults(*t.type, obj);
   if (t.type->resource == "namespaces") obj["status"] = {{"phase", "Active"}};
+  // A new pod is Pending with its QoS class, whatever status the client sent (the pod
+  // strategy's PrepareForCreate).
+  if (t.type->resource == "pods")
+    obj["status"] = {{"phase", "Pending"}, {"qosClass", qosClass(obj)}};
   api::FieldErrors errs = validateObject(*t.type, obj);
   if (t.type->resource == "customresourcedefinitions" && !name.empty()) {
     const Json& spec = obj.value("spec", Json::object());
