@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "authn.h"
-#include "builtin.h"
 #include "controller.h"
 #include "discovery.h"
 #include "etcd_storage.h"

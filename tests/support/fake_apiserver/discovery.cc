@@ -118,8 +118,8 @@ HttpResponse Discovery::serveHealth(const HttpRequest& req, HttpResponse res) co
     body += fmt::format("warn: some health checks cannot be excluded: no matches for {}\n", quoted);
   }
   if (failed) {
-    if (!etcd.isOk()) std::fprintf(stderr, "%s check failed: etcd: %s\n", endpoint.c_str(),
-                                   etcd.message().c_str());
+    if (!etcd.isOk())
+      std::fprintf(stderr, "%s check failed: etcd: %s\n", endpoint.c_str(), etcd.message().c_str());
     res.status = 500;
     res.body = body + endpoint + " check failed\n";
     return res;

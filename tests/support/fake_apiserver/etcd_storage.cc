@@ -89,8 +89,8 @@ std::string storedValue(const Json& object) {
   return copy.dump();
 }
 
-etcd::Compare compareKey(const std::string& key, etcd::Compare::Target target,
-                         etcd::Compare::Op op, int64_t number) {
+etcd::Compare compareKey(const std::string& key, etcd::Compare::Target target, etcd::Compare::Op op,
+                         int64_t number) {
   etcd::Compare c;
   c.key = key;
   c.target = target;
@@ -202,7 +202,8 @@ std::optional<ObjectKey> EtcdStorage::decodeKey(const std::string& etcd_key,
   } else {
     for (const auto& [storage_key, path] : renamedPaths()) {
       std::vector<std::string> renamed = splitKey(path);
-      if (parts.size() > renamed.size() && std::equal(renamed.begin(), renamed.end(), parts.begin())) {
+      if (parts.size() > renamed.size() &&
+          std::equal(renamed.begin(), renamed.end(), parts.begin())) {
         resource = storage_key.substr(storage_key.find('/') + 1);
         at = renamed.size();
         break;
@@ -395,8 +396,8 @@ std::optional<Json> EtcdStorage::get(const ObjectKey& key) const {
   return it->second;
 }
 
-void EtcdStorage::list(const std::string& resource, const std::string& ns,
-                       const std::string& from, const ObjectVisitor& visit) const {
+void EtcdStorage::list(const std::string& resource, const std::string& ns, const std::string& from,
+                       const ObjectVisitor& visit) const {
   auto bucket = buckets_.find(resource);
   if (bucket == buckets_.end()) return;
   std::string prefix = ns.empty() ? "" : ns + "/";

@@ -125,8 +125,7 @@ class EtcdStorage : public Storage {
   void catchUpLocked(int64_t revision);
   Status checkLoadedLocked() const;
   // A conflict or NotFound for a failed compare, from the range in the failure branch.
-  Status failedCompare(const ObjectKey& key, const etcd::TxnResponse& txn,
-                       uint64_t expected) const;
+  Status failedCompare(const ObjectKey& key, const etcd::TxnResponse& txn, uint64_t expected) const;
 
   EtcdStorageConfig config_;
   std::unique_ptr<etcd::Client> client_;

@@ -2,9 +2,10 @@
 // real etcd), then what only the etcd one has: kube-apiserver's key layout, two storages on
 // one etcd sharing objects and changes, a reopened one finding its objects, compaction of
 // etcd itself, and an etcd that does not answer.
+#include "etcd_storage.h"
+
 #include <gtest/gtest.h>
 
-#include "etcd_storage.h"
 #include "memory_storage.h"
 #include "registry.h"
 #include "test_etcd.h"
@@ -91,8 +92,7 @@ TEST_P(StorageContractTest, WritesTakeTheNextRevisionAndCompareTheOneRead) {
   EXPECT_EQ((*stored)["data"]["v"], "1");
 
   Json again = configMap("default", "a", "2");
-  EXPECT_EQ(st.create({kConfigMaps, "default", "a"}, again).status().code(),
-            Code::kAlreadyExists);
+  EXPECT_EQ(st.create({kConfigMaps, "default", "a"}, again).status().code(), Code::kAlreadyExists);
 
   Json next = configMap("default", "a", "2");
   auto second = st.update({kConfigMaps, "default", "a"}, next, *first);
@@ -173,7 +173,8 @@ TEST_P(StorageContractTest, CompactionForgetsHistory) {
   EXPECT_TRUE(s_.storage->get({kConfigMaps, "default", "a"})) << "compaction keeps objects";
 }
 
-INSTANTIATE_TEST_SUITE_P(Storage, StorageContractTest, ::testing::Values(false, true), storageModeName);
+INSTANTIATE_TEST_SUITE_P(Storage, StorageContractTest, ::testing::Values(false, true),
+                         storageModeName);
 
 // What only the etcd storage does.
 class EtcdStorageTest : public StorageContractTest {};
@@ -185,16 +186,21 @@ TEST_P(EtcdStorageTest, KeysAreLaidOutAsKubeApiServerLaysThemOut) {
     std::string etcd_key;
   };
   std::vector<Case> cases = {
-      {{"/pods", "default", "x"}, {{"apiVersion", "v1"}, {"kind", "Pod"}},
+      {{"/pods", "default", "x"},
+       {{"apiVersion", "v1"}, {"kind", "Pod"}},
        "/registry/pods/default/x"},
-      {{"/namespaces", "", "team-a"}, {{"apiVersion", "v1"}, {"kind", "Namespace"}},
+      {{"/namespaces", "", "team-a"},
+       {{"apiVersion", "v1"}, {"kind", "Namespace"}},
        "/registry/namespaces/team-a"},
-      {{"/services", "default", "kubernetes"}, {{"apiVersion", "v1"}, {"kind", "Service"}},
+      {{"/services", "default", "kubernetes"},
+       {{"apiVersion", "v1"}, {"kind", "Service"}},
        "/registry/services/specs/default/kubernetes"},
-      {{"/endpoints", "default", "kubernetes"}, {{"apiVersion", "v1"}, {"kind", "Endpoints"}},
+      {{"/endpoints", "default", "kubernetes"},
+       {{"apiVersion", "v1"}, {"kind", "Endpoints"}},
        "/registry/services/endpoints/default/kubernetes"},
       {{"/nodes", "", "n1"}, {{"apiVersion", "v1"}, {"kind", "Node"}}, "/registry/minions/n1"},
-      {{"apps/deployments", "default", "web"}, {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}},
+      {{"apps/deployments", "default", "web"},
+       {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}},
        "/registry/deployments/default/web"},
       {{"rbac.authorization.k8s.io/clusterrolebindings", "", "admins"},
        {{"apiVersion", "rbac.authorization.k8s.io/v1"}, {"kind", "ClusterRoleBinding"}},
@@ -205,7 +211,8 @@ TEST_P(EtcdStorageTest, KeysAreLaidOutAsKubeApiServerLaysThemOut) {
       {{"apiextensions.k8s.io/customresourcedefinitions", "", "clusters.herd.io"},
        {{"apiVersion", "apiextensions.k8s.io/v1"}, {"kind", "CustomResourceDefinition"}},
        "/registry/apiextensions.k8s.io/customresourcedefinitions/clusters.herd.io"},
-      {{"herd.io/clusters", "", "demo"}, {{"apiVersion", "herd.io/v1alpha1"}, {"kind", "Cluster"}},
+      {{"herd.io/clusters", "", "demo"},
+       {{"apiVersion", "herd.io/v1alpha1"}, {"kind", "Cluster"}},
        "/registry/herd.io/clusters/demo"},
       {{"example.com/widgets", "default", "w"},
        {{"apiVersion", "example.com/v1"}, {"kind", "Widget"}},
@@ -311,8 +318,8 @@ TEST_P(EtcdStorageTest, CompactionCompactsEtcd) {
     std::lock_guard lock(*s_.mu);
     s_.storage->compact(s_.storage->revision());
   }
-  auto old = etcd_->etcdctl({"get", "/registry/configmaps/default/a", "--rev",
-                             std::to_string(*first)});
+  auto old =
+      etcd_->etcdctl({"get", "/registry/configmaps/default/a", "--rev", std::to_string(*first)});
   EXPECT_NE(old.exit_code, 0);
   EXPECT_NE(old.err.find("compacted"), std::string::npos) << old.err;
 }
@@ -320,7 +327,8 @@ TEST_P(EtcdStorageTest, CompactionCompactsEtcd) {
 TEST_P(EtcdStorageTest, AnEtcdThatDoesNotAnswerIsUnhealthyAndRefusesWrites) {
   EtcdStorageConfig config;
   FakeEtcdOptions etcd = etcd_->options();
-  config.client.endpoints = {"https://127.0.0.1:" + std::to_string(pki::testing::freeLoopbackPort())};
+  config.client.endpoints = {"https://127.0.0.1:" +
+                             std::to_string(pki::testing::freeLoopbackPort())};
   config.client.ca_pem = etcd.ca_pem;
   config.client.client_cert_pem = etcd.cert_pem;
   config.client.client_key_pem = etcd.key_pem;
@@ -342,7 +350,8 @@ TEST_P(EtcdStorageTest, AnEtcdThatDoesNotAnswerIsUnhealthyAndRefusesWrites) {
 INSTANTIATE_TEST_SUITE_P(Storage, EtcdStorageTest, ::testing::Values(true), storageModeName);
 
 TEST(RegistryPathTest, EveryRecordedBuiltinGroupIsLaidOutWithoutItsGroup) {
-  auto registry = Registry::load(std::string(HERD_SOURCE_DIR) + "/tests/support/fake_apiserver/data");
+  auto registry =
+      Registry::load(std::string(HERD_SOURCE_DIR) + "/tests/support/fake_apiserver/data");
   ASSERT_TRUE(registry.isOk()) << registry.status().toString();
   for (const char* group :
        {"apps", "batch", "policy", "autoscaling", "coordination.k8s.io", "networking.k8s.io",

@@ -39,9 +39,9 @@ int main(int argc, char** argv) {
   app.add_option("--etcd-keyfile", etcd_key, "its key");
   app.add_option("--etcd-prefix", options.etcd.prefix, "the prefix of every key in etcd");
   CLI11_PARSE(app, argc, argv);
-  for (auto [path, pem] : {std::pair{&etcd_ca, &options.etcd.ca_pem},
-                           std::pair{&etcd_cert, &options.etcd.cert_pem},
-                           std::pair{&etcd_key, &options.etcd.key_pem}}) {
+  for (auto [path, pem] :
+       {std::pair{&etcd_ca, &options.etcd.ca_pem}, std::pair{&etcd_cert, &options.etcd.cert_pem},
+        std::pair{&etcd_key, &options.etcd.key_pem}}) {
     if (path->empty()) continue;
     auto read = herd::files::read(*path);
     if (!read.isOk()) {

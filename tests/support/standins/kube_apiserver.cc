@@ -303,8 +303,7 @@ int runKubeApiServer(const std::vector<std::string>& args) {
   auto server = fake::FakeApiServer::start(options);
   if (!server.isOk()) return failStart(kBinary, server.status().message());
   std::cerr << fmt::format("kube-apiserver (herd stand-in, objects in etcd at {}{}) serving {}\n",
-                           line->getOr("etcd-servers", ""), options.etcd.prefix,
-                           (*server)->url());
+                           line->getOr("etcd-servers", ""), options.etcd.prefix, (*server)->url());
   serveUntilStopped(**server, signals, std::chrono::milliseconds(*compaction));
   (*server)->stop();
   return 0;

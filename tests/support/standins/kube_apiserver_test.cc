@@ -164,9 +164,10 @@ class TenantControlPlane {
   bool waitReady(std::chrono::milliseconds timeout, const std::string& kubeconfig = "") {
     return herd::testing::eventually(
         [&] {
-          auto r = runCommand({"kubectl", "--kubeconfig", kubeconfig.empty() ? herd_conf_ : kubeconfig,
-                               "get", "--raw", "/readyz"},
-                              {}, 10s);
+          auto r =
+              runCommand({"kubectl", "--kubeconfig", kubeconfig.empty() ? herd_conf_ : kubeconfig,
+                          "get", "--raw", "/readyz"},
+                         {}, 10s);
           return r.isOk() && r->exit_code == 0 && r->out == "ok";
         },
         timeout);
@@ -468,7 +469,6 @@ TEST_F(KubeApiServerStandinTest, RefusesANonLoopbackBindAddress) {
   }
 }
 
-
 // The admin.conf client certificate of the tenant, for direct requests.
 std::pair<std::string, std::string> adminCredentials(const TenantControlPlane& tenant) {
   auto conf = pki::parseKubeconfig(tenant.pki_.files.at("admin.conf").data);
@@ -502,8 +502,8 @@ TEST_F(KubeApiServerStandinTest, TwoReplicasOnOneEtcdServeOneState) {
 
   // An object written through one is the same object read through the other.
   auto [cert, key] = adminCredentials(tenant_);
-  auto listed = parsed(tenant_.get("/api/v1/namespaces/default/configmaps", cert, key, "",
-                                   second_port));
+  auto listed =
+      parsed(tenant_.get("/api/v1/namespaces/default/configmaps", cert, key, "", second_port));
   ASSERT_TRUE(listed.is_object());
   std::string list_rv = listed["metadata"]["resourceVersion"];
   std::string cm = tenant_.dir_.write(
@@ -521,13 +521,15 @@ TEST_F(KubeApiServerStandinTest, TwoReplicasOnOneEtcdServeOneState) {
   EXPECT_EQ(theirs["data"]["written"], "through-the-first");
 
   // A watch through the second from before the write sees it.
-  auto watched = tenant_.get("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=2"
-                             "&resourceVersion=" + list_rv,
-                             cert, key, "", second_port);
+  auto watched = tenant_.get(
+      "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=2"
+      "&resourceVersion=" +
+          list_rv,
+      cert, key, "", second_port);
   ASSERT_TRUE(watched.isOk()) << watched.status().message();
   EXPECT_EQ(watched->status, 200);
-  auto first_line = nlohmann::json::parse(watched->body.substr(0, watched->body.find('\n')),
-                                          nullptr, false);
+  auto first_line =
+      nlohmann::json::parse(watched->body.substr(0, watched->body.find('\n')), nullptr, false);
   ASSERT_TRUE(first_line.is_object()) << watched->body;
   EXPECT_EQ(first_line["type"], "ADDED");
   EXPECT_EQ(first_line["object"]["metadata"]["name"], "shared");
@@ -578,13 +580,14 @@ TEST_F(KubeApiServerStandinTest, AWatchFromACompactedRevisionIsGone) {
   // long gone (and the apiserver's own history with it).
   bool gone = herd::testing::eventually(
       [&] {
-        auto r = tenant_.get("/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1"
-                             "&resourceVersion=1",
-                             cert, key);
+        auto r = tenant_.get(
+            "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1"
+            "&resourceVersion=1",
+            cert, key);
         if (!r.isOk() || r->status != 200) return false;
         auto event = nlohmann::json::parse(r->body.substr(0, r->body.find('\n')), nullptr, false);
-        return event.is_object() && event["type"] == "ERROR" &&
-               event["object"]["code"] == 410 && event["object"]["reason"] == "Expired";
+        return event.is_object() && event["type"] == "ERROR" && event["object"]["code"] == 410 &&
+               event["object"]["reason"] == "Expired";
       },
       60s);
   EXPECT_TRUE(gone) << tenant_.log();
