@@ -5,9 +5,9 @@
 #include <thread>
 
 #include "authn.h"
-#include "builtin.h"
 #include "controller.h"
 #include "discovery.h"
+#include "etcd_storage.h"
 #include "memory_storage.h"
 #include "registry.h"
 #include "resource_handler.h"
@@ -42,10 +42,11 @@ std::string verbFor(const HttpRequest& req, bool named) {
 // Authentication, fault injection and routing; the parts below do the rest.
 class ApiServer::Impl {
  public:
-  Impl(const FakeApiServerOptions& options, std::unique_ptr<Registry> registry)
+  Impl(const FakeApiServerOptions& options, std::unique_ptr<Registry> registry,
+       std::unique_ptr<Storage> storage)
       : options_(options),
         registry_(std::move(registry)),
-        store_(*registry_, std::make_unique<MemoryStorage>(options_.history_limit)),
+        store_(*registry_, std::move(storage)),
         controller_(options_, *registry_, store_),
         watches_(options_, store_),
         discovery_(options_, *registry_, store_),
@@ -54,13 +55,9 @@ class ApiServer::Impl {
   void init() {
     {
       std::lock_guard lock(store_.mutex());
-      // A fresh cluster has these four namespaces, as kube-apiserver creates them at start.
-      for (const char* ns : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
-        Json obj = {{"kind", "Namespace"}, {"apiVersion", "v1"}, {"metadata", {{"name", ns}}}};
-        applyBuiltinDefaults(*store_.namespaces(), obj);
-        store_.stampNew(*store_.namespaces(), obj, "kube-apiserver");
-        (void)store_.create(store_.namespaces(), obj);
-      }
+      // A fresh cluster has these four namespaces, as kube-apiserver creates them at start
+      // (later, from the controller, when the storage is not read in yet).
+      controller_.ensureSystemNamespacesLocked();
     }
     controller_.start();
   }
@@ -90,9 +87,9 @@ class ApiServer::Impl {
     fail_retry_after_ = retry_after;
   }
   void setLatency(std::chrono::milliseconds latency) { latency_ms_ = latency.count(); }
-  void compactHistory() {
+  void compactHistory(uint64_t revision) {
     std::lock_guard lock(store_.mutex());
-    store_.storage().compact();
+    store_.storage().compact(revision == 0 ? store_.storage().revision() : revision);
   }
   uint64_t resourceVersion() const {
     std::lock_guard lock(store_.mutex());
@@ -147,6 +144,17 @@ HttpResponse ApiServer::Impl::handle(const HttpRequest& req) {
   id.cluster_admin = isClusterAdmin(id);
 
   bool health = req.path == "/healthz" || req.path == "/readyz" || req.path == "/livez";
+  if (startsWith(req.path, "/api/") || startsWith(req.path, "/apis/")) {
+    // Reads see every write completed before this request, through whichever server sharing
+    // the storage it was made (kube-apiserver's consistent reads).
+    if (Status s = store_.storage().sync(); !s.isOk()) {
+      return errorResponse(std::move(res),
+                           {500,
+                            "InternalError",
+                            "Internal error occurred: " + s.message(),
+                            {{"causes", Json::array({{{"message", s.message()}}})}}});
+    }
+  }
   if (!health) {
     std::unique_lock lock(store_.mutex());
     if (fail_count_ > 0) {
@@ -286,7 +294,21 @@ Result<std::unique_ptr<ApiServer>> ApiServer::create(const FakeApiServerOptions&
   std::string data_dir =
       options.data_dir.empty() ? std::string(HERD_FAKE_APISERVER_DATA_DIR) : options.data_dir;
   HERD_ASSIGN_OR_RETURN(std::unique_ptr<Registry> registry, Registry::load(data_dir));
-  auto impl = std::make_unique<Impl>(options, std::move(registry));
+  std::unique_ptr<Storage> storage;
+  if (options.etcd.servers.empty()) {
+    storage = std::make_unique<MemoryStorage>(options.history_limit);
+  } else {
+    EtcdStorageConfig config;
+    config.client.endpoints = options.etcd.servers;
+    config.client.ca_pem = options.etcd.ca_pem;
+    config.client.client_cert_pem = options.etcd.cert_pem;
+    config.client.client_key_pem = options.etcd.key_pem;
+    config.prefix = options.etcd.prefix;
+    config.healthcheck_timeout = options.etcd.healthcheck_timeout;
+    config.history_limit = options.history_limit;
+    HERD_ASSIGN_OR_RETURN(storage, EtcdStorage::open(std::move(config)));
+  }
+  auto impl = std::make_unique<Impl>(options, std::move(registry), std::move(storage));
   impl->init();
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
 }
@@ -307,8 +329,8 @@ void ApiServer::failNextRequests(int count, int code, int retry_after_seconds) {
 void ApiServer::setLatency(std::chrono::milliseconds latency) {
   impl_->setLatency(latency);
 }
-void ApiServer::compactHistory() {
-  impl_->compactHistory();
+void ApiServer::compactHistory(uint64_t revision) {
+  impl_->compactHistory(revision);
 }
 uint64_t ApiServer::resourceVersion() const {
   return impl_->resourceVersion();

@@ -5,7 +5,8 @@
 // ApiServer authenticates, injects faults and routes; the parts it routes to live beside it:
 // discovery.h (non-resource paths), resource_handler.h (the verbs), watch.h, controller.h
 // (garbage collector, namespace deletion), table.h, with the objects in store.h over the
-// Storage interface of storage.h (memory_storage.h here; an etcd-backed one fits the same).
+// Storage interface of storage.h (memory_storage.h, or etcd_storage.h when the options name
+// etcd servers).
 //
 // One mutex, the store's, guards everything (a fake serves a handful of clients; simplicity
 // wins over throughput); watches and the controller wait on a condition variable beside it.
@@ -31,7 +32,7 @@ class ApiServer {
   void dropWatches();
   void failNextRequests(int count, int code, int retry_after_seconds);
   void setLatency(std::chrono::milliseconds latency);
-  void compactHistory();
+  void compactHistory(uint64_t revision);  // 0: the current revision
   uint64_t resourceVersion() const;
 
   // Everything stored, for --state-dir; restore() replaces the store.

@@ -6,6 +6,7 @@
 #include <set>
 #include <vector>
 
+#include "builtin.h"
 #include "objects.h"
 #include "wire.h"
 
@@ -24,11 +25,27 @@ void Controller::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Controller::ensureSystemNamespacesLocked() {
+  if (namespaces_ensured_ || !store_.storage().loaded()) return;
+  bool all = true;
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    if (store_.find(*store_.namespaces(), "", name)) continue;
+    Json obj = {{"kind", "Namespace"}, {"apiVersion", "v1"}, {"metadata", {{"name", name}}}};
+    applyBuiltinDefaults(*store_.namespaces(), obj);
+    store_.stampNew(*store_.namespaces(), obj, "kube-apiserver");
+    Status s = store_.create(store_.namespaces(), obj);
+    // AlreadyExists: another server sharing the storage made it first.
+    if (!s.isOk() && s.code() != Code::kAlreadyExists) all = false;
+  }
+  namespaces_ensured_ = all;
+}
+
 void Controller::run() {
   std::unique_lock lock(store_.mutex());
   while (!stopping_) {
     store_.changed().wait_for(lock, kTick);
     if (stopping_) break;
+    ensureSystemNamespacesLocked();
     collectGarbageLocked();
     finishNamespacesLocked();
     publishRootCaLocked();
@@ -160,7 +177,7 @@ void Controller::collectGarbageLocked() {
         } else {
           next["metadata"]["ownerReferences"] = refs;
         }
-        (void)store_.update(store_.typeOf(dep_key.resource), next);
+        (void)store_.update(store_.typeOf(dep_key.resource), next, revisionOf(*dep));
       }
       finalizers.erase(std::find(finalizers.begin(), finalizers.end(), "orphan"));
     } else {
@@ -176,10 +193,12 @@ void Controller::collectGarbageLocked() {
       finalizers.erase(std::find(finalizers.begin(), finalizers.end(), "foregroundDeletion"));
     }
     setFinalizers(owner, finalizers);
+    // Conditional writes: when another server changed the owner meanwhile, the change brings
+    // the collector back to it.
     if (finalizers.empty()) {
-      (void)store_.erase(type, owner);
+      (void)store_.erase(type, owner, revisionOf(*found));
     } else {
-      (void)store_.update(type, owner);
+      (void)store_.update(type, owner, revisionOf(*found));
     }
   }
 
@@ -223,7 +242,7 @@ void Controller::collectGarbageLocked() {
     } else {
       Json next = *found;
       next["metadata"]["ownerReferences"] = live;
-      (void)store_.update(type, next);
+      (void)store_.update(type, next, revisionOf(*found));
     }
   }
 }
@@ -275,7 +294,7 @@ void Controller::finishNamespacesLocked() {
       });
     }
     for (auto& [type, obj] : victims) store_.remove(type, obj, "Background", false);
-    if (remaining == 0) (void)store_.erase(store_.namespaces(), ns);
+    if (remaining == 0) (void)store_.erase(store_.namespaces(), ns, revisionOf(ns));
   }
 }
 

@@ -1,7 +1,13 @@
 // The parts of kube-controller-manager that herd depends on, run on one thread of the fake:
 // the garbage collector (ownerReferences: background, foreground and orphan propagation), the
 // namespace controller (a Terminating namespace is emptied, then removed) and the
-// root-ca-cert-publisher (ConfigMap kube-root-ca.crt in every namespace).
+// root-ca-cert-publisher (ConfigMap kube-root-ca.crt in every namespace); and kube-apiserver's
+// own system-namespaces controller (default, kube-system, kube-public, kube-node-lease).
+//
+// Several servers may share one storage (etcd) and all run these: every write is conditional
+// on the revision it was computed from, so that two servers doing the same work write it once
+// (the other's create is AlreadyExists, its update a Conflict) and a conflict is looked at
+// again after the change that caused it.
 //
 // Owned by the ApiServer. Each pass runs with the store's mutex held; the thread wakes on
 // every change and at least every kTick. stop() is idempotent and joins the thread.
@@ -29,6 +35,9 @@ class Controller {
 
   // Publishes kube-root-ca.crt in namespaces that lack it. With the store's mutex held.
   void publishRootCaLocked();
+  // Creates the namespaces every cluster has, once the storage has been read, until they all
+  // exist. With the store's mutex held.
+  void ensureSystemNamespacesLocked();
 
  private:
   // How often the controller looks at the store when nothing wakes it earlier.
@@ -45,6 +54,8 @@ class Controller {
   Registry& registry_;
   ObjectStore& store_;
   bool stopping_ = false;  // guarded by the store's mutex
+  // Whether the system namespaces are known to exist; guarded by the store's mutex.
+  bool namespaces_ensured_ = false;
   // The store's revision when the garbage collector last looked, and the uids stored then;
   // on the controller's thread.
   std::optional<uint64_t> collected_at_;

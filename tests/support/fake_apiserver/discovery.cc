@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 
 #include "common/files.h"
@@ -70,26 +71,45 @@ bool readinessOnly(std::string_view check) {
 
 }  // namespace
 
-// Every check passes: the fake has nothing that could be unready. ?verbose lists them,
-// ?exclude=<check> (repeatable) marks them excluded, as the real handler does.
+// The storage's checks: "etcd" whether it answers (always, in memory), "etcd-readiness" also
+// whether the objects have been read in. Every other check passes: the fake has nothing else
+// that could fail. ?verbose lists them, ?exclude=<check> (repeatable) marks them excluded; a
+// failing check makes the answer a 500 that lists every check, whether verbose or not, with
+// the reason withheld (it is logged), as the real handler does.
 HttpResponse Discovery::serveHealth(const HttpRequest& req, HttpResponse res) const {
   const std::string endpoint = req.path.substr(1);
-  res.status = 200;
   res.setHeader("Content-Type", "text/plain; charset=utf-8");
   res.setHeader("X-Content-Type-Options", "nosniff");
-  if (!req.param("verbose")) {
-    res.body = "ok";
-    return res;
-  }
   std::set<std::string> excluded;
   for (auto [it, end] = req.query.equal_range("exclude"); it != end; ++it) {
     excluded.insert(it->second);
   }
+  Status etcd = Status::ok();
+  if (!excluded.count("etcd") || (endpoint == "readyz" && !excluded.count("etcd-readiness"))) {
+    etcd = store_.storage().health();
+  }
+  bool loaded = false;
+  {
+    std::lock_guard lock(store_.mutex());
+    loaded = store_.storage().loaded();
+  }
+  auto failing = [&](std::string_view check) {
+    if (check == "etcd") return !etcd.isOk();
+    if (check == "etcd-readiness") return !etcd.isOk() || !loaded;
+    return false;
+  };
   std::string body;
+  bool failed = false;
   for (std::string_view check : kHealthChecks) {
     if (endpoint != "readyz" && readinessOnly(check)) continue;
-    bool skip = excluded.erase(std::string(check)) > 0;
-    body += fmt::format("[+]{} {}ok\n", check, skip ? "excluded: " : "");
+    if (excluded.erase(std::string(check)) > 0) {
+      body += fmt::format("[+]{} excluded: ok\n", check);
+    } else if (failing(check)) {
+      body += fmt::format("[-]{} failed: reason withheld\n", check);
+      failed = true;
+    } else {
+      body += fmt::format("[+]{} ok\n", check);
+    }
   }
   if (!excluded.empty()) {
     std::vector<std::string> missing(excluded.begin(), excluded.end());
@@ -97,8 +117,15 @@ HttpResponse Discovery::serveHealth(const HttpRequest& req, HttpResponse res) co
     for (const auto& m : missing) quoted += (quoted.empty() ? "" : ",") + ("\"" + m + "\"");
     body += fmt::format("warn: some health checks cannot be excluded: no matches for {}\n", quoted);
   }
-  body += endpoint + " check passed\n";
-  res.body = std::move(body);
+  if (failed) {
+    if (!etcd.isOk())
+      std::fprintf(stderr, "%s check failed: etcd: %s\n", endpoint.c_str(), etcd.message().c_str());
+    res.status = 500;
+    res.body = body + endpoint + " check failed\n";
+    return res;
+  }
+  res.status = 200;
+  res.body = req.param("verbose") ? body + endpoint + " check passed\n" : "ok";
   return res;
 }
 

@@ -70,7 +70,8 @@ Result<std::unique_ptr<FakeApiServer>> FakeApiServer::start(FakeApiServerOptions
 
   if (options.root_ca_pem.empty()) options.root_ca_pem = ca.cert_pem;
   HERD_ASSIGN_OR_RETURN(server->api_, ApiServer::create(options));
-  if (!dir.empty() && files::exists(dir + "/state.json")) {
+  const bool in_etcd = !options.etcd.servers.empty();
+  if (!dir.empty() && !in_etcd && files::exists(dir + "/state.json")) {
     HERD_ASSIGN_OR_RETURN(std::string state, files::read(dir + "/state.json"));
     HERD_RETURN_IF_ERROR(server->api_->restore(state).withContext("load " + dir + "/state.json"));
   }
@@ -92,7 +93,7 @@ void FakeApiServer::stop() {
   // Watches first (they block connection threads), then the listener and connections.
   api_->stop();
   if (http_) http_->stop();
-  if (!options_.state_dir.empty()) {
+  if (!options_.state_dir.empty() && options_.etcd.servers.empty()) {
     (void)files::writeAtomic(options_.state_dir + "/state.json", api_->snapshot(), 0600);
   }
   http_.reset();
@@ -152,8 +153,8 @@ void FakeApiServer::failNextRequests(int count, int code, int retry_after_second
 void FakeApiServer::setLatency(std::chrono::milliseconds latency) {
   api_->setLatency(latency);
 }
-void FakeApiServer::compactHistory() {
-  api_->compactHistory();
+void FakeApiServer::compactHistory(uint64_t revision) {
+  api_->compactHistory(revision);
 }
 uint64_t FakeApiServer::resourceVersion() const {
   return api_->resourceVersion();

@@ -35,6 +35,17 @@ struct AllowRule {
   std::string ns = "*";
 };
 
+// Where the objects are kept when not in memory: an etcd cluster, as kube-apiserver's
+// --etcd-* flags name it (PEM contents instead of file names).
+struct FakeEtcdOptions {
+  std::vector<std::string> servers;  // https://host:port; none: the objects stay in memory
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+  std::string prefix = "/registry";  // --etcd-prefix
+  std::chrono::milliseconds healthcheck_timeout = std::chrono::seconds(2);
+};
+
 struct FakeApiServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;
@@ -42,9 +53,12 @@ struct FakeApiServerOptions {
   std::string data_dir;
   // Recorded OpenAPI documents (../shared/kubernetes/openapi); served when present.
   std::string openapi_dir;
-  // When set: the CA and admin credentials are kept here (reused on restart) and the objects
-  // are saved on stop and loaded on start.
+  // When set: the CA and admin credentials are kept here (reused on restart) and, unless
+  // they are in etcd, the objects are saved on stop and loaded on start.
   std::string state_dir;
+  // With servers: the objects live in etcd (EtcdStorage), shared by every fake on it and kept
+  // across restarts; without: in memory (MemoryStorage).
+  FakeEtcdOptions etcd;
   std::map<std::string, UserInfo> tokens;  // bearer token -> user
   std::vector<AllowRule> allow;
   // Watch history kept, in events: a watch from an older resourceVersion gets 410 Gone.
@@ -97,7 +111,9 @@ class FakeApiServer {
   void dropWatches();  // ends every open watch now
   void failNextRequests(int count, int code, int retry_after_seconds = 1);  // 500 or 429
   void setLatency(std::chrono::milliseconds latency);
-  void compactHistory();  // older rvs become 410 Gone
+  // Compacts the history (and etcd, when the objects are there) up to `revision`, 0: the
+  // current one; older rvs become 410 Gone.
+  void compactHistory(uint64_t revision = 0);
   // The current resourceVersion (etcd revision).
   uint64_t resourceVersion() const;
 

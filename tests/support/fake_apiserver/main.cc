@@ -29,7 +29,27 @@ int main(int argc, char** argv) {
                  "events kept for watches (older: 410 Gone)");
   app.add_option("--fail-first", fail_count, "answer the first N requests with --fail-code");
   app.add_option("--fail-code", fail_code, "500 or 429");
+  std::string etcd_ca, etcd_cert, etcd_key;
+  app.add_option("--etcd-servers", options.etcd.servers,
+                 "keep the objects in this etcd (https://host:port, comma separated) instead "
+                 "of in memory")
+      ->delimiter(',');
+  app.add_option("--etcd-cafile", etcd_ca, "the CA of etcd's serving certificates");
+  app.add_option("--etcd-certfile", etcd_cert, "the client certificate for etcd");
+  app.add_option("--etcd-keyfile", etcd_key, "its key");
+  app.add_option("--etcd-prefix", options.etcd.prefix, "the prefix of every key in etcd");
   CLI11_PARSE(app, argc, argv);
+  for (auto [path, pem] :
+       {std::pair{&etcd_ca, &options.etcd.ca_pem}, std::pair{&etcd_cert, &options.etcd.cert_pem},
+        std::pair{&etcd_key, &options.etcd.key_pem}}) {
+    if (path->empty()) continue;
+    auto read = herd::files::read(*path);
+    if (!read.isOk()) {
+      std::cerr << "herd-fake-apiserver: " << read.status().toString() << "\n";
+      return 2;
+    }
+    *pem = *read;
+  }
 
   size_t colon = listen.rfind(':');
   if (colon == std::string::npos) {

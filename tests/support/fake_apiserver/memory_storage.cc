@@ -102,9 +102,10 @@ void MemoryStorage::changesAfter(uint64_t revision, const ChangeVisitor& visit) 
   }
 }
 
-void MemoryStorage::compact() {
-  history_.clear();
-  compacted_ = revision_;
+void MemoryStorage::compact(uint64_t revision) {
+  revision = std::min(revision, revision_);
+  while (!history_.empty() && history_.front().revision <= revision) history_.pop_front();
+  compacted_ = std::max(compacted_, revision);
   if (listener_) listener_();
 }
 

@@ -29,8 +29,9 @@ class MemoryStorage : public Storage {
   Result<uint64_t> remove(const ObjectKey& key, Json& object, uint64_t expected) override;
 
   void changesAfter(uint64_t revision, const ChangeVisitor& visit) const override;
-  void compact() override;
-  void setChangeListener(std::function<void()> listener) override {
+  void compact(uint64_t revision) override;
+  // Called inside each write, where `guard` is held already.
+  void setChangeListener(std::mutex&, std::function<void()> listener) override {
     listener_ = std::move(listener);
   }
 

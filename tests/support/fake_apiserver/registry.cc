@@ -112,6 +112,15 @@ ResourceTypePtr Registry::findKind(const std::string& api_version, const std::st
   return nullptr;
 }
 
+ResourceTypePtr Registry::findAnyVersion(const std::string& group,
+                                         const std::string& resource) const {
+  std::shared_lock lock(mu_);
+  for (const auto& [key, type] : types_) {
+    if (type->group == group && type->resource == resource) return type;
+  }
+  return nullptr;
+}
+
 bool Registry::servesGroupVersion(const std::string& group, const std::string& version) const {
   std::shared_lock lock(mu_);
   std::string prefix = group + "/" + version + "/";
@@ -179,6 +188,13 @@ void Registry::removeCrd(const std::string& crd_name) {
   for (const auto& type : it->second)
     types_.erase(typeKey(type->group, type->version, type->resource));
   crds_.erase(it);
+}
+
+std::vector<std::string> Registry::crdNames() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, types] : crds_) out.push_back(name);
+  return out;
 }
 
 Json Registry::coreVersions() const {

@@ -61,12 +61,17 @@ class Registry {
   ResourceTypePtr find(const std::string& group, const std::string& version,
                        const std::string& resource) const;
   ResourceTypePtr findKind(const std::string& api_version, const std::string& kind) const;
+  // A version of `resource` in `group`, whichever is served: for objects found in storage,
+  // where the group and resource are known but not the version they were written as.
+  ResourceTypePtr findAnyVersion(const std::string& group, const std::string& resource) const;
   bool servesGroupVersion(const std::string& group, const std::string& version) const;
   bool servesGroup(const std::string& group) const;
 
   // Serves (or stops serving) the versions of a CRD. Returns the types added.
   std::vector<ResourceTypePtr> addCrd(const Json& crd);
   void removeCrd(const std::string& crd_name);
+  // The names of the CRDs whose types are served.
+  std::vector<std::string> crdNames() const;
 
   const Json& version() const { return version_; }
   Json coreVersions() const;  // GET /api

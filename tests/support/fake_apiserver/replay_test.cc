@@ -10,6 +10,7 @@
 
 #include "common/files.h"
 #include "support/test_env.h"
+#include "test_etcd.h"
 #include "test_fixture.h"
 #include "tls_identity.h"
 
@@ -121,7 +122,9 @@ std::vector<Exchange> parseTranscript(const std::string& text) {
 // The token of the recording's limited-user (transcript 11): uid 1002, no groups, no RBAC.
 constexpr const char* kRecordedToken = "ref-limited-token-0123456789abcdef";
 
-class ReplayTest : public FakeApiServerTest {
+// Each replay runs twice: with the objects in memory, and in a real etcd (EtcdStorage), where
+// the same transcripts must hold.
+class ReplayTest : public FakeApiServerTest, public ::testing::WithParamInterface<bool> {
  protected:
   void SetUp() override {
     if (herd::testing::sharedDir().empty()) {
@@ -129,6 +132,12 @@ class ReplayTest : public FakeApiServerTest {
     }
     FakeApiServerOptions options;
     options.tokens[kRecordedToken] = {"limited-user", {}, "1002"};
+    if (GetParam()) {
+      etcd_ = std::make_unique<TestEtcd>();
+      if (!etcd_->available()) GTEST_SKIP() << etcd_->why();
+      ASSERT_TRUE(etcd_->started()) << etcd_->why();
+      options.etcd = etcd_->options();
+    }
     startServer(options);
     for (const char* ns : {"ref-list", "ref-watch", "ref-gc"}) createNamespace(ns);
   }
@@ -358,43 +367,47 @@ class ReplayTest : public FakeApiServerTest {
     }
   }
 
+  // The server goes first: its storage follows this etcd until it stops.
+  void TearDown() override { server_.reset(); }
+
   std::map<std::string, std::string> mapping_;
   std::map<int, Response> responses_;  // of the last replay, by exchange number
+  std::unique_ptr<TestEtcd> etcd_;
 };
 
-TEST_F(ReplayTest, NamespacesConflictsAndNotFound) {
+TEST_P(ReplayTest, NamespacesConflictsAndNotFound) {
   EXPECT_EQ(replay("01-namespace-create-conflict-notfound.txt"), 7);
   EXPECT_EQ(replay("02-configmap-update-conflict.txt"), 7);
 }
 
-TEST_F(ReplayTest, InvalidObjects) {
+TEST_P(ReplayTest, InvalidObjects) {
   replay("01-namespace-create-conflict-notfound.txt");
   EXPECT_EQ(replay("03-invalid-422.txt"), 10);
 }
 
-TEST_F(ReplayTest, ListPagination) {
+TEST_P(ReplayTest, ListPagination) {
   EXPECT_EQ(replay("04-list-pagination.txt"), 9);
 }
 
-TEST_F(ReplayTest, PatchTypesAndServerSideApply) {
+TEST_P(ReplayTest, PatchTypesAndServerSideApply) {
   replay("01-namespace-create-conflict-notfound.txt");
   EXPECT_GE(replay("06-patch-types.txt"), 20);
 }
 
-TEST_F(ReplayTest, FinalizersAndOwnerReferences) {
+TEST_P(ReplayTest, FinalizersAndOwnerReferences) {
   replay("01-namespace-create-conflict-notfound.txt");
   replay("02-configmap-update-conflict.txt");
   EXPECT_GE(replay("08-finalizers.txt"), 10);
   EXPECT_GE(replay("09-ownerref-cascade.txt"), 20);
 }
 
-TEST_F(ReplayTest, CustomResourceDefinitions) {
+TEST_P(ReplayTest, CustomResourceDefinitions) {
   replay("01-namespace-create-conflict-notfound.txt");
   // #18 needs a CEL rule evaluated (x-kubernetes-validations), which the fake does not do.
   EXPECT_GE(replay("10-crd.txt", {18}), 18);
 }
 
-TEST_F(ReplayTest, LeasesAndNamespaceDeletion) {
+TEST_P(ReplayTest, LeasesAndNamespaceDeletion) {
   replay("01-namespace-create-conflict-notfound.txt");
   // #10 reads the kube-apiserver's own identity Lease, which the fake does not publish.
   EXPECT_GE(replay("12-lease-leader-election.txt", {10}), 9);
@@ -452,7 +465,7 @@ std::string rvOf(const Json& event) {
   return event["object"]["metadata"].value("resourceVersion", "");
 }
 
-TEST_F(ReplayTest, WatchEventsAndBookmarks) {
+TEST_P(ReplayTest, WatchEventsAndBookmarks) {
   const std::string file = "05a-watch-events-bookmarks.txt";
   const std::string cms = "/api/v1/namespaces/ref-watch/configmaps";
   auto writeWatched = [&] {
@@ -544,7 +557,7 @@ TEST_F(ReplayTest, WatchEventsAndBookmarks) {
   EXPECT_EQ(replay(file, {1, 2, 3, 4, 5, 6, 7}, true), 2);
 }
 
-TEST_F(ReplayTest, WatchListInitialEventsEndWithABookmark) {
+TEST_P(ReplayTest, WatchListInitialEventsEndWithABookmark) {
   // What 05a's NOTE to #4 says a server on etcd >= 3.4.31 sends: ADDED for each existing
   // object, then a BOOKMARK annotated k8s.io/initial-events-end.
   Exchange ex = exchange("05a-watch-events-bookmarks.txt", 4);
@@ -560,7 +573,7 @@ TEST_F(ReplayTest, WatchListInitialEventsEndWithABookmark) {
   EXPECT_EQ(events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"], "true");
 }
 
-TEST_F(ReplayTest, WatchTooOldAndExpiredLists) {
+TEST_P(ReplayTest, WatchTooOldAndExpiredLists) {
   const std::string file = "05b-watch-too-old-410.txt";
   const std::string cms = "/api/v1/namespaces/ref-watch/configmaps";
   // The recording's setup: writes to ConfigMaps in ref-watch, and pages of ref-list.
@@ -631,7 +644,7 @@ TEST_F(ReplayTest, WatchTooOldAndExpiredLists) {
   }
 }
 
-TEST_F(ReplayTest, DeploymentDefaultsAndSubresources) {
+TEST_P(ReplayTest, DeploymentDefaultsAndSubresources) {
   const std::string file = "07-deployment-defaults-status.txt";
   const std::string deps = "/apis/apps/v1/namespaces/ref-demo/deployments";
   replay("01-namespace-create-conflict-notfound.txt");
@@ -696,7 +709,7 @@ TEST_F(ReplayTest, DeploymentDefaultsAndSubresources) {
   }
 }
 
-TEST_F(ReplayTest, AuthenticationAndAuthorization) {
+TEST_P(ReplayTest, AuthenticationAndAuthorization) {
   const std::string file = "11-authn-authz-401-403.txt";
   replay("01-namespace-create-conflict-notfound.txt");
   replay("10-crd.txt", {18});  // #10 watches the Widgets of this CRD
@@ -798,7 +811,7 @@ void expectTableLikeRecorded(const Json& have, const Json& want,
   }
 }
 
-TEST_F(ReplayTest, TableOutput) {
+TEST_P(ReplayTest, TableOutput) {
   seedTableTranscript();
   for (const auto& ex : load(kTableFile)) {
     int number = std::atoi(ex.title.c_str());
@@ -856,7 +869,7 @@ TEST_F(ReplayTest, TableOutput) {
   }
 }
 
-TEST_F(ReplayTest, TableWatch) {
+TEST_P(ReplayTest, TableWatch) {
   Exchange ex = exchange(kTableFile, 11);
   ASSERT_EQ(ex.events.size(), 1u);
   std::string start = json(get("/api/v1/namespaces"))["metadata"]["resourceVersion"];
@@ -883,6 +896,8 @@ TEST_F(ReplayTest, TableWatch) {
   ASSERT_FALSE(r.chunks.empty());
   EXPECT_EQ(r.chunks[0], have.dump() + "\n") << "one compact line per chunk";
 }
+
+INSTANTIATE_TEST_SUITE_P(Storage, ReplayTest, ::testing::Values(false, true), storageModeName);
 
 }  // namespace
 }  // namespace herd::fake::testing

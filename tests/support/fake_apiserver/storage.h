@@ -12,13 +12,19 @@
 //   resource version").
 //
 // Values are whole objects as JSON; a key is a resource's storage name ("apps/deployments"),
-// a namespace ("" for cluster-scoped kinds) and a name. Implementations have no lock of their
-// own: the ApiServer calls every method with its one mutex held, and hands each
-// implementation that mutex's wake-up as the change listener (see setChangeListener).
+// a namespace ("" for cluster-scoped kinds) and a name. Two implementations: MemoryStorage
+// (memory_storage.h), which forgets everything with the process, and EtcdStorage
+// (etcd_storage.h), which keeps the objects in etcd as kube-apiserver does, so that several
+// servers share them and a restarted one finds them again.
+//
+// The ApiServer calls every method with its one mutex held, except sync() and health(), and
+// hands each implementation that mutex and its wake-up as the change listener (see
+// setChangeListener).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -85,12 +91,26 @@ class Storage {
   // Visits the changes after `revision`, oldest first, until `visit` returns false. Changes
   // older than compactedRevision() are gone: the caller checks that first.
   virtual void changesAfter(uint64_t revision, const ChangeVisitor& visit) const = 0;
-  // Forgets the history up to the current revision.
-  virtual void compact() = 0;
-  // Called, with the ApiServer's mutex held and without blocking, whenever changesAfter() or
-  // compactedRevision() have news: the in-memory storage calls it inside each write; one fed
-  // from a thread of its own (etcd's watch) takes that mutex first, which it is built with.
-  virtual void setChangeListener(std::function<void()> listener) = 0;
+  // Forgets the history up to `revision` (the current one at most): a watch can then start
+  // from `revision` or later.
+  virtual void compact(uint64_t revision) = 0;
+  // `listener` is called, with `guard` (the ApiServer's mutex) held and without blocking,
+  // whenever changesAfter() or compactedRevision() have news: the in-memory storage calls it
+  // inside each write; one fed from a thread of its own (etcd's watch) takes `guard` first.
+  // Called once, before any other method.
+  virtual void setChangeListener(std::mutex& guard, std::function<void()> listener) = 0;
+
+  // Without the ApiServer's mutex: waits until what this storage serves includes every write
+  // that had completed when sync() was called, wherever it was made (another server on the
+  // same etcd), as kube-apiserver's consistent reads do. Unavailable when that cannot be
+  // known (etcd unreachable). Thread-safe.
+  virtual Status sync() { return Status::ok(); }
+  // Without the ApiServer's mutex: whether the backing store answers now (kube-apiserver's
+  // "etcd" health check). Thread-safe.
+  virtual Status health() const { return Status::ok(); }
+  // Whether the objects have been read in at least once (kube-apiserver's "etcd-readiness"
+  // and informer sync); until then reads find nothing and writes fail. With the mutex held.
+  virtual bool loaded() const { return true; }
 
   // Replaces everything stored by `objects`, which keep their resourceVersions (a restart
   // from a --state-dir snapshot). The revision becomes at least `revision` and history starts

@@ -1,6 +1,8 @@
 #include "store.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <set>
 #include <vector>
 
 #include "builtin.h"
@@ -18,11 +20,59 @@ ObjectKey keyOf(const ResourceType& type, const Json& obj) {
 
 }  // namespace
 
+// How often a DELETE computes its write again after another server changed the object.
+constexpr int kDeleteAttempts = 5;
+
+uint64_t revisionOf(const Json& obj) {
+  const Json& meta = obj["metadata"];
+  if (!meta.is_object()) return 0;
+  return std::strtoull(meta.value("resourceVersion", "0").c_str(), nullptr, 10);
+}
+
 ObjectStore::ObjectStore(Registry& registry, std::unique_ptr<Storage> storage)
     : registry_(registry), storage_(std::move(storage)) {
   namespaces_type_ = registry_.find("", "v1", "namespaces");
   crd_type_ = registry_.find("apiextensions.k8s.io", "v1", "customresourcedefinitions");
-  storage_->setChangeListener([this] { changed_.notify_all(); });
+  storage_->setChangeListener(mu_, [this] { onStorageChangedLocked(); });
+  // Serve the CRDs the storage holds already (etcd after a restart). Nothing else runs yet.
+  followCrdsLocked();
+}
+
+void ObjectStore::onStorageChangedLocked() {
+  followCrdsLocked();
+  changed_.notify_all();
+}
+
+void ObjectStore::followCrdsLocked() {
+  const std::string crds = crd_type_->storageKey();
+  auto serve = [&](const Json& crd) {
+    std::string name = crd["metadata"].value("name", "");
+    registry_.removeCrd(name);
+    registry_.addCrd(crd);
+  };
+  if (crds_followed_ < storage_->compactedRevision()) {
+    // The changes since the last look are gone: serve exactly the CRDs stored now.
+    std::set<std::string> stored;
+    storage_->list(crds, "", "", [&](const std::string& name, const Json& crd) {
+      stored.insert(name);
+      serve(crd);
+      return true;
+    });
+    for (const auto& name : registry_.crdNames()) {
+      if (!stored.count(name)) registry_.removeCrd(name);
+    }
+  } else {
+    storage_->changesAfter(crds_followed_, [&](const Change& change) {
+      if (change.key.resource != crds) return true;
+      if (change.type == ChangeType::kDeleted) {
+        registry_.removeCrd(change.key.name);
+      } else {
+        serve(change.object);
+      }
+      return true;
+    });
+  }
+  crds_followed_ = storage_->revision();
 }
 
 std::optional<Json> ObjectStore::find(const ResourceType& type, const std::string& ns,
@@ -32,7 +82,10 @@ std::optional<Json> ObjectStore::find(const ResourceType& type, const std::strin
 
 ResourceTypePtr ObjectStore::typeOf(const std::string& storage_key) const {
   auto it = types_by_storage_.find(storage_key);
-  return it == types_by_storage_.end() ? nullptr : it->second;
+  if (it != types_by_storage_.end()) return it->second;
+  size_t slash = storage_key.find('/');
+  if (slash == std::string::npos) return nullptr;
+  return registry_.findAnyVersion(storage_key.substr(0, slash), storage_key.substr(slash + 1));
 }
 
 void ObjectStore::stampNew(const ResourceType& type, Json& obj, const std::string& manager) {
@@ -91,13 +144,30 @@ std::optional<ApiError> ObjectStore::checkNamespace(const Target& t, bool creati
 
 Json ObjectStore::remove(const ResourceTypePtr& type, const Json& obj, const std::string& policy,
                          bool dry_run) {
+  Json current = obj;
+  Json body;
+  for (int attempt = 0; attempt < kDeleteAttempts; ++attempt) {
+    Status written = Status::ok();
+    body = removeOnce(type, current, policy, dry_run, written);
+    if (written.code() != Code::kConflict) break;
+    const Json& meta = current["metadata"];
+    std::optional<Json> now = find(*type, meta.value("namespace", ""), meta.value("name", ""));
+    if (!now) break;
+    current = std::move(*now);
+  }
+  return body;
+}
+
+Json ObjectStore::removeOnce(const ResourceTypePtr& type, const Json& obj,
+                             const std::string& policy, bool dry_run, Status& written) {
+  const uint64_t read = revisionOf(obj);
   Json next = obj;
   if (type->resource == "namespaces") {
     if (!next["metadata"].contains("deletionTimestamp")) {
       next["metadata"]["deletionTimestamp"] = nowRfc3339();
       next["metadata"]["deletionGracePeriodSeconds"] = 0;
       next["status"]["phase"] = "Terminating";
-      if (!dry_run) (void)update(type, next);
+      if (!dry_run) written = update(type, next, read);
     }
     return forOutput(*type, next);
   }
@@ -116,14 +186,14 @@ Json ObjectStore::remove(const ResourceTypePtr& type, const Json& obj, const std
       meta["deletionTimestamp"] = nowRfc3339();
       meta["deletionGracePeriodSeconds"] = 0;
     }
-    if (changed && !dry_run) (void)update(type, next);
+    if (changed && !dry_run) written = update(type, next, read);
     return forOutput(*type, next);
   }
   Json details = {{"name", meta.value("name", "")}};
   if (!type->group.empty()) details["group"] = type->group;
   details["kind"] = type->resource;
   details["uid"] = meta.value("uid", "");
-  if (!dry_run) (void)erase(type, next);
+  if (!dry_run) written = erase(type, next, read);
   return Json{{"kind", "Status"},
               {"apiVersion", "v1"},
               {"metadata", Json::object()},
@@ -170,7 +240,8 @@ void ObjectStore::onCrdWritten(const Json& crd) {
                                    {"message", "the initial names have been accepted"}}})},
       {"acceptedNames", names},
       {"storedVersions", stored}};
-  (void)update(crd_type_, next);
+  // Conditional: when another server changed the CRD meanwhile, its own write establishes it.
+  (void)update(crd_type_, next, revisionOf(crd));
 }
 
 void ObjectStore::onCrdDeleted(const Json& crd) {

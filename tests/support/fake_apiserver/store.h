@@ -6,7 +6,8 @@
 //
 // Owned by the ApiServer; every method but mutex(), changed() and the snapshots expects
 // mutex() held. Watches and the controller wait on changed(), which the storage signals on
-// every change.
+// every change, whoever made it: a storage shared with other servers (etcd) reports their
+// writes too, and the store follows their CRDs (serving or no longer serving their types).
 #pragma once
 
 #include <condition_variable>
@@ -36,19 +37,24 @@ class ObjectStore {
 
   std::optional<Json> find(const ResourceType& type, const std::string& ns,
                            const std::string& name) const;
-  // A type serving the objects stored as `storage_key` (the last one that wrote there).
+  // A type serving the objects stored as `storage_key` (the last one that wrote there, else
+  // any served version of it: objects written by another server).
   ResourceTypePtr typeOf(const std::string& storage_key) const;
 
   // Gives a new object its uid, creationTimestamp, generation and first managedFields entry.
   void stampNew(const ResourceType& type, Json& obj, const std::string& manager);
   // Write `obj` as `type`'s; each sets obj's resourceVersion to the revision written.
+  // `expected` is the revision the write was computed from (0: whatever is stored); a stale
+  // one is a Conflict, which only a write by another server sharing the storage can cause.
   Status create(const ResourceTypePtr& type, Json& obj);
   Status update(const ResourceTypePtr& type, Json& obj, uint64_t expected = 0);
   // Removes the object for good; a CRD takes its custom resources with it.
   Status erase(const ResourceTypePtr& type, Json& obj, uint64_t expected = 0);
   // DELETE as the API does it: a namespace turns Terminating, finalizers (and the
   // foregroundDeletion or orphan finalizer that `policy` asks for) only mark the object, else
-  // it is erased. Returns the response body.
+  // it is erased. Each write is conditional on the revision read and, on a conflict, computed
+  // again from the object as it is now (as kube-apiserver retries a delete). Returns the
+  // response body.
   Json remove(const ResourceTypePtr& type, const Json& obj, const std::string& policy,
               bool dry_run);
 
@@ -65,15 +71,29 @@ class ObjectStore {
 
  private:
   void onCrdDeleted(const Json& crd);
+  // One attempt of remove(); `written` is the status of its write.
+  Json removeOnce(const ResourceTypePtr& type, const Json& obj, const std::string& policy,
+                  bool dry_run, Status& written);
+  // The storage's listener: serves the types of CRDs written or deleted since the last call
+  // (by this server or another), then wakes the watches and the controller.
+  void onStorageChangedLocked();
+  void followCrdsLocked();
 
   Registry& registry_;
-  std::unique_ptr<Storage> storage_;
   ResourceTypePtr namespaces_type_;
   ResourceTypePtr crd_type_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, ResourceTypePtr> types_by_storage_;
+  // The storage revision up to which CRD changes have been followed.
+  uint64_t crds_followed_ = 0;
+  // Last, so that it is destroyed first: a storage with a thread of its own stops it while
+  // the mutex and everything its listener touches are still there.
+  std::unique_ptr<Storage> storage_;
 };
+
+// The revision in obj's metadata.resourceVersion (0 when there is none).
+uint64_t revisionOf(const Json& obj);
 
 // The API error for a write that the storage refused.
 ApiError storageError(const ResourceType& type, const std::string& name, const Status& status);

@@ -10,9 +10,13 @@
 //   tokens, bootstrap tokens under --enable-bootstrap-token-auth, and anonymous requests
 //   unless --anonymous-auth=false; /healthz, /livez and /readyz (and ?verbose) as recorded.
 //
-// Objects live in memory and go with the process: the stand-in does not yet keep them in the
-// tenant's etcd at --etcd-servers (the fake's etcd-backed Storage is separate work), so it
-// starts without etcd and never dials it; the etcd flags are checked, not used.
+// Objects live in the tenant's etcd, as kube-apiserver keeps them: --etcd-servers with
+// --etcd-cafile, --etcd-certfile and --etcd-keyfile, under --etcd-prefix (the fake's
+// EtcdStorage: JSON values where the real server writes protobuf). Replicas on one etcd share
+// one state, and a restarted stand-in finds its objects again. Like the real server it serves
+// while etcd does not answer, but /livez, /readyz and /healthz report the etcd checks failing
+// (500) until it does, and API requests fail; it compacts etcd every
+// --etcd-compaction-interval (default 5m, 0: never) up to the revision of the previous round.
 // Authorization is the fake's: system:masters, ClusterRoleBindings to cluster-admin and
 // kube-apiserver's default roles for discovery and health; --authorization-mode=AlwaysAllow
 // lets every authenticated user do everything. Nothing else of Node or RBAC is evaluated, so
@@ -21,6 +25,8 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <cerrno>
+#include <chrono>
 #include <iostream>
 #include <sstream>
 
@@ -146,6 +152,64 @@ Result<std::map<std::string, fake::UserInfo>> readTokenFile(const std::string& p
   return tokens;
 }
 
+std::vector<std::string> commaList(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+// The --etcd-* flags as the fake's options: the files' contents. An error message, or "".
+std::string etcdOptions(const CommandLine& line, fake::FakeEtcdOptions& etcd) {
+  etcd.servers = commaList(line.getOr("etcd-servers", ""));
+  for (const auto& server : etcd.servers) {
+    if (!server.starts_with("https://")) {
+      return fmt::format(
+          "stand-in: --etcd-servers {}: the stand-in speaks to etcd over TLS only (https://)",
+          server);
+    }
+  }
+  struct File {
+    const char* flag;
+    std::string* pem;
+  };
+  for (const File& f : {File{"etcd-cafile", &etcd.ca_pem}, File{"etcd-certfile", &etcd.cert_pem},
+                        File{"etcd-keyfile", &etcd.key_pem}}) {
+    std::string path = line.getOr(f.flag, "");
+    if (path.empty()) continue;
+    auto pem = files::read(path);
+    if (!pem.isOk()) return pem.status().message();
+    *f.pem = *pem;
+  }
+  etcd.prefix = line.getOr("etcd-prefix", "/registry");
+  auto timeout = parseGoDuration(line.getOr("etcd-healthcheck-timeout", "2s"));
+  if (!timeout.isOk()) return timeout.status().message();
+  etcd.healthcheck_timeout = std::chrono::milliseconds(*timeout);
+  return "";
+}
+
+// Waits for SIGTERM or SIGINT; meanwhile compacts every `compaction` (0: never) up to the
+// revision seen one round before, as kube-apiserver's compactor keeps one interval of history.
+void serveUntilStopped(fake::FakeApiServer& server, const sigset_t& signals,
+                       std::chrono::milliseconds compaction) {
+  if (compaction.count() <= 0) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    return;
+  }
+  uint64_t previous = 0;
+  while (true) {
+    timespec wait{static_cast<time_t>(compaction.count() / 1000),
+                  static_cast<long>(compaction.count() % 1000) * 1000000};
+    if (sigtimedwait(&signals, nullptr, &wait) > 0) return;
+    if (errno != EAGAIN) continue;  // EINTR
+    if (previous > 0) server.compactHistory(previous);
+    previous = server.resourceVersion();
+  }
+}
+
 bool hasMode(const std::string& modes, std::string_view mode) {
   std::istringstream in(modes);
   for (std::string m; std::getline(in, m, ',');) {
@@ -219,6 +283,11 @@ int runKubeApiServer(const std::vector<std::string>& args) {
     if (!tokens.isOk()) return failStart(kBinary, tokens.status().message());
     options.tokens = *tokens;
   }
+  if (std::string error = etcdOptions(*line, options.etcd); !error.empty()) {
+    return failStart(kBinary, error);
+  }
+  auto compaction = parseGoDuration(line->getOr("etcd-compaction-interval", "5m"));
+  if (!compaction.isOk()) return failStart(kBinary, compaction.status().message());
   options.anonymous_auth = line->getOr("anonymous-auth", "true") != "false";
   options.bootstrap_token_auth = line->getOr("enable-bootstrap-token-auth", "false") != "false";
   if (hasMode(line->getOr("authorization-mode", ""), "AlwaysAllow")) {
@@ -233,10 +302,9 @@ int runKubeApiServer(const std::vector<std::string>& args) {
 
   auto server = fake::FakeApiServer::start(options);
   if (!server.isOk()) return failStart(kBinary, server.status().message());
-  std::cerr << fmt::format("kube-apiserver (herd stand-in, objects in memory) serving {}\n",
-                           (*server)->url());
-  int sig = 0;
-  sigwait(&signals, &sig);
+  std::cerr << fmt::format("kube-apiserver (herd stand-in, objects in etcd at {}{}) serving {}\n",
+                           line->getOr("etcd-servers", ""), options.etcd.prefix, (*server)->url());
+  serveUntilStopped(**server, signals, std::chrono::milliseconds(*compaction));
   (*server)->stop();
   return 0;
 }

@@ -4,10 +4,11 @@
 // the tenant's admin.conf, strangers are refused as the real server refuses them, health
 // answers as recorded, and the command line is held to the real binary's.
 //
-// With HERD_KUBE_BIN naming a directory that holds a real kube-apiserver, the same tests run
-// it instead, with the tenant's etcd started from the rendered etcd spec (Debian's etcd; they
-// skip when it is not installed); the test of what only the stand-in refuses (the loopback
-// rule) skips then. The stand-in keeps its objects in memory and is started without etcd.
+// The tenant's etcd is started from the rendered etcd spec (Debian's etcd; the tests that
+// serve skip when it is not installed): the stand-in keeps its objects there as the real
+// server does, so two replicas share them and a restart keeps them. With HERD_KUBE_BIN naming
+// a directory that holds a real kube-apiserver, the same tests run it instead; the test of
+// what only the stand-in refuses (the loopback rule) skips then.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -120,10 +121,10 @@ class TenantControlPlane {
                       std::string(render::kEtcdDataDir), dir_.path() + "/etcd-data");
   }
 
-  std::string withServer(const std::string& pki_file, const std::string& name) {
+  std::string withServer(const std::string& pki_file, const std::string& name, int port = 0) {
     auto parsed = pki::parseKubeconfig(pki_.files.at(pki_file).data);
     EXPECT_TRUE(parsed.isOk());
-    parsed->server = url();
+    parsed->server = port == 0 ? url() : fmt::format("https://127.0.0.1:{}", port);
     return dir_.write(name, pki::renderKubeconfig(*parsed));
   }
 
@@ -160,11 +161,13 @@ class TenantControlPlane {
     return r.isOk() ? *r : CommandResult{};
   }
 
-  bool waitReady(std::chrono::milliseconds timeout) {
+  bool waitReady(std::chrono::milliseconds timeout, const std::string& kubeconfig = "") {
     return herd::testing::eventually(
         [&] {
-          auto r = runCommand({"kubectl", "--kubeconfig", herd_conf_, "get", "--raw", "/readyz"},
-                              {}, 10s);
+          auto r =
+              runCommand({"kubectl", "--kubeconfig", kubeconfig.empty() ? herd_conf_ : kubeconfig,
+                          "get", "--raw", "/readyz"},
+                         {}, 10s);
           return r.isOk() && r->exit_code == 0 && r->out == "ok";
         },
         timeout);
@@ -172,9 +175,10 @@ class TenantControlPlane {
 
   // A request with the tenant's CA, as `cert`/`key` (PEM; empty: no client certificate).
   Result<kube::HttpResponse> get(const std::string& target, const std::string& cert = "",
-                                 const std::string& key = "", const std::string& token = "") {
+                                 const std::string& key = "", const std::string& token = "",
+                                 int port = 0) {
     kube::RestConfig rc;
-    rc.server = url();
+    rc.server = port == 0 ? url() : fmt::format("https://127.0.0.1:{}", port);
     rc.ca_pem = pki_.files.at("pki/ca.crt").data;
     rc.client_cert_pem = cert;
     rc.client_key_pem = key;
@@ -238,12 +242,12 @@ class KubeApiServerStandinTest : public ::testing::Test {
               << "\n";
     ASSERT_NO_FATAL_FAILURE(tenant_.render());
   }
-  // The apiserver with the rendered flags (and `extra`), ready, with herd's admin binding.
+  // The tenant's etcd and the apiserver with the rendered flags (and `extra`), ready, with
+  // herd's admin binding.
   void serve(std::vector<std::string> extra = {}) {
-    if (runningReal()) {
-      if (!tenant_.startEtcd()) {
-        GTEST_SKIP() << "a real kube-apiserver needs the tenant's etcd, and etcd is not installed";
-      }
+    if (!tenant_.startEtcd()) {
+      GTEST_SKIP() << "kube-apiserver keeps its objects in the tenant's etcd, and etcd is not "
+                      "installed";
     }
     auto api = tenant_.startApiServer(std::move(extra));
     ASSERT_TRUE(api.isOk()) << api.status().message();
@@ -463,6 +467,163 @@ TEST_F(KubeApiServerStandinTest, RefusesANonLoopbackBindAddress) {
               std::string::npos)
         << r.err;
   }
+}
+
+// The admin.conf client certificate of the tenant, for direct requests.
+std::pair<std::string, std::string> adminCredentials(const TenantControlPlane& tenant) {
+  auto conf = pki::parseKubeconfig(tenant.pki_.files.at("admin.conf").data);
+  EXPECT_TRUE(conf.isOk());
+  return {conf->client_cert_pem, conf->client_key_pem};
+}
+
+nlohmann::json parsed(const Result<kube::HttpResponse>& r) {
+  if (!r.isOk()) return nullptr;
+  return nlohmann::json::parse(r->body, nullptr, false);
+}
+
+TEST_F(KubeApiServerStandinTest, TwoReplicasOnOneEtcdServeOneState) {
+  ASSERT_NO_FATAL_FAILURE(serve());
+  if (IsSkipped()) return;
+  // A second replica of the tenant's apiserver: the same command line on another port.
+  int second_port = freeLoopbackPort();
+  auto second = tenant_.startApiServer({fmt::format("--secure-port={}", second_port)},
+                                       "kube-apiserver-2.log");
+  ASSERT_TRUE(second.isOk()) << second.status().message();
+  tenant_.processes_.push_back(std::move(*second));
+  std::string second_herd = tenant_.withServer("herd.conf", "herd-2.conf", second_port);
+  std::string second_admin = tenant_.withServer("admin.conf", "admin-2.conf", second_port);
+  ASSERT_TRUE(tenant_.waitReady(90s, second_herd)) << tenant_.log("kube-apiserver-2.log");
+
+  // The ClusterRoleBinding that serve() wrote through the first lets admin.conf in at the
+  // second: no 403.
+  auto ns = tenant_.kubectl(second_admin, {"get", "ns", "-o", "name"});
+  ASSERT_EQ(ns.exit_code, 0) << ns.err;
+  EXPECT_NE(ns.out.find("namespace/kube-system\n"), std::string::npos) << ns.out;
+
+  // An object written through one is the same object read through the other.
+  auto [cert, key] = adminCredentials(tenant_);
+  auto listed =
+      parsed(tenant_.get("/api/v1/namespaces/default/configmaps", cert, key, "", second_port));
+  ASSERT_TRUE(listed.is_object());
+  std::string list_rv = listed["metadata"]["resourceVersion"];
+  std::string cm = tenant_.dir_.write(
+      "shared.yaml",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shared\n  namespace: default\n"
+      "data:\n  written: through-the-first\n");
+  auto created = tenant_.kubectl(tenant_.admin_conf_, {"create", "-f", cm, "-o", "json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto mine = nlohmann::json::parse(created.out);
+  auto theirs = parsed(
+      tenant_.get("/api/v1/namespaces/default/configmaps/shared", cert, key, "", second_port));
+  ASSERT_TRUE(theirs.is_object());
+  EXPECT_EQ(theirs["metadata"]["uid"], mine["metadata"]["uid"]);
+  EXPECT_EQ(theirs["metadata"]["resourceVersion"], mine["metadata"]["resourceVersion"]);
+  EXPECT_EQ(theirs["data"]["written"], "through-the-first");
+
+  // A watch through the second from before the write sees it.
+  auto watched = tenant_.get(
+      "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=2"
+      "&resourceVersion=" +
+          list_rv,
+      cert, key, "", second_port);
+  ASSERT_TRUE(watched.isOk()) << watched.status().message();
+  EXPECT_EQ(watched->status, 200);
+  auto first_line =
+      nlohmann::json::parse(watched->body.substr(0, watched->body.find('\n')), nullptr, false);
+  ASSERT_TRUE(first_line.is_object()) << watched->body;
+  EXPECT_EQ(first_line["type"], "ADDED");
+  EXPECT_EQ(first_line["object"]["metadata"]["name"], "shared");
+
+  // A write through the second is seen by the first, and the first's stale update conflicts.
+  auto patched = tenant_.kubectl(second_admin, {"patch", "configmap", "shared", "--type=merge",
+                                                "-p", R"({"data":{"written":"by-the-second"}})"});
+  ASSERT_EQ(patched.exit_code, 0) << patched.err;
+  auto back = tenant_.kubectl(tenant_.admin_conf_,
+                              {"get", "configmap", "shared", "-o", "jsonpath={.data.written}"});
+  EXPECT_EQ(back.out, "by-the-second");
+  std::string stale = tenant_.dir_.write("stale.json", created.out);
+  auto conflict = tenant_.kubectl(tenant_.admin_conf_, {"replace", "-f", stale});
+  EXPECT_NE(conflict.exit_code, 0);
+  EXPECT_NE(conflict.err.find("the object has been modified"), std::string::npos) << conflict.err;
+}
+
+TEST_F(KubeApiServerStandinTest, ARestartedApiServerKeepsItsObjects) {
+  ASSERT_NO_FATAL_FAILURE(serve());
+  if (IsSkipped()) return;
+  std::string cm = tenant_.dir_.write(
+      "kept.yaml",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kept\n  namespace: default\n");
+  auto created = tenant_.kubectl(tenant_.admin_conf_, {"create", "-f", cm, "-o", "json"});
+  ASSERT_EQ(created.exit_code, 0) << created.err;
+  auto before = nlohmann::json::parse(created.out);
+
+  tenant_.processes_.back().stop(15s);
+  tenant_.processes_.pop_back();
+  auto again = tenant_.startApiServer({}, "kube-apiserver-restarted.log");
+  ASSERT_TRUE(again.isOk()) << again.status().message();
+  tenant_.processes_.push_back(std::move(*again));
+  ASSERT_TRUE(tenant_.waitReady(90s)) << tenant_.log("kube-apiserver-restarted.log");
+
+  auto got = tenant_.kubectl(tenant_.admin_conf_, {"get", "configmap", "kept", "-o", "json"});
+  ASSERT_EQ(got.exit_code, 0) << got.err << "\n(the binding made before the restart is kept too)";
+  auto after = nlohmann::json::parse(got.out);
+  EXPECT_EQ(after["metadata"]["uid"], before["metadata"]["uid"]);
+  EXPECT_EQ(after["metadata"]["resourceVersion"], before["metadata"]["resourceVersion"]);
+  EXPECT_EQ(after["metadata"]["creationTimestamp"], before["metadata"]["creationTimestamp"]);
+}
+
+TEST_F(KubeApiServerStandinTest, AWatchFromACompactedRevisionIsGone) {
+  ASSERT_NO_FATAL_FAILURE(serve({"--etcd-compaction-interval=1s"}));
+  if (IsSkipped()) return;
+  auto [cert, key] = adminCredentials(tenant_);
+  // Every round compacts up to the revision of the round before: after two, revision 1 is
+  // long gone (and the apiserver's own history with it).
+  bool gone = herd::testing::eventually(
+      [&] {
+        auto r = tenant_.get(
+            "/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1"
+            "&resourceVersion=1",
+            cert, key);
+        if (!r.isOk() || r->status != 200) return false;
+        auto event = nlohmann::json::parse(r->body.substr(0, r->body.find('\n')), nullptr, false);
+        return event.is_object() && event["type"] == "ERROR" && event["object"]["code"] == 410 &&
+               event["object"]["reason"] == "Expired";
+      },
+      60s);
+  EXPECT_TRUE(gone) << tenant_.log();
+}
+
+TEST_F(KubeApiServerStandinTest, ReportsEtcdFailingUntilItAnswers) {
+  // The apiserver first, its etcd only later.
+  auto api = tenant_.startApiServer();
+  ASSERT_TRUE(api.isOk()) << api.status().message();
+  tenant_.processes_.push_back(std::move(*api));
+  auto [cert, key] = adminCredentials(tenant_);
+  Result<kube::HttpResponse> readyz = Status::unavailable("not asked yet");
+  ASSERT_TRUE(herd::testing::eventually(
+      [&] {
+        readyz = tenant_.get("/readyz?verbose", cert, key);
+        return readyz.isOk();
+      },
+      60s))
+      << tenant_.log();
+  EXPECT_EQ(readyz->status, 500);
+  EXPECT_NE(readyz->body.find("\n[-]etcd failed: reason withheld\n"), std::string::npos)
+      << readyz->body;
+  EXPECT_NE(readyz->body.find("\n[-]etcd-readiness failed: reason withheld\n"), std::string::npos)
+      << readyz->body;
+  EXPECT_TRUE(readyz->body.ends_with("readyz check failed\n")) << readyz->body;
+  auto livez = tenant_.get("/livez", cert, key);
+  ASSERT_TRUE(livez.isOk());
+  EXPECT_EQ(livez->status, 500);
+  EXPECT_NE(livez->body.find("\n[-]etcd failed: reason withheld\n"), std::string::npos)
+      << livez->body;
+  EXPECT_TRUE(livez->body.ends_with("livez check failed\n")) << livez->body;
+
+  if (!tenant_.startEtcd()) GTEST_SKIP() << "etcd is not installed";
+  EXPECT_TRUE(tenant_.waitReady(90s)) << tenant_.log() << "\netcd:\n" << tenant_.log("etcd.log");
+  auto ns = tenant_.kubectl(tenant_.herd_conf_, {"get", "ns", "default", "-o", "name"});
+  EXPECT_EQ(ns.out, "namespace/default\n") << ns.err;
 }
 
 }  // namespace
