@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <ostream>
 
 #include "api/codec.h"
@@ -13,6 +15,7 @@
 #include "cli/output.h"
 #include "cli/seed.h"
 #include "common/base64.h"
+#include "common/net.h"
 #include "common/yaml.h"
 
 namespace herd::cli {
@@ -36,6 +39,25 @@ std::string statusString(const json& cluster, const char* key) {
   return value != status->end() && value->is_string() ? value->get<std::string>() : std::string();
 }
 
+// Names under .localhost are loopback (RFC 6761), yet neither kubectl's resolver nor glibc's
+// without systemd's resolver knows it: such an endpoint becomes 127.0.0.1 with the name kept as
+// the TLS server name, which the gateway routes by (SNI) and the serving certificate names.
+void pointAtLoopbackName(json& cluster, const std::string& endpoint) {
+  constexpr std::string_view kScheme = "https://";
+  if (!endpoint.starts_with(kScheme)) return;
+  net::HostPortRules rules;
+  rules.port_optional = true;
+  auto hp = net::parseHostPort(std::string_view(endpoint).substr(kScheme.size()), rules);
+  if (!hp) return;
+  std::string host = hp->host;
+  std::transform(host.begin(), host.end(), host.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (host != "localhost" && !host.ends_with(".localhost")) return;
+  cluster["server"] = hp->port == 0 ? std::string("https://127.0.0.1")
+                                    : fmt::format("https://127.0.0.1:{}", hp->port);
+  cluster["tls-server-name"] = hp->host;
+}
+
 // Every cluster entry's server becomes `endpoint`: the file names one cluster, the tenant.
 Result<json> pointAt(const std::string& text, const std::string& endpoint,
                      const std::string& where) {
@@ -53,6 +75,7 @@ Result<json> pointAt(const std::string& text, const std::string& endpoint,
       return Status::invalid(fmt::format("{}: a clusters[] entry has no cluster", where));
     }
     entry["cluster"]["server"] = endpoint;
+    pointAtLoopbackName(entry["cluster"], endpoint);
   }
   return config;
 }

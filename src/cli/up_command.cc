@@ -63,7 +63,8 @@ void followDemo(kube::Client& seed, Streams io, const sigset_t& stop_signals) {
     }
     if (ready) {
       io.out << "\ncluster demo is Ready. Reach it with:\n"
-             << "  herd kubeconfig demo > demo.conf && kubectl --kubeconfig demo.conf get ns\n";
+             << "  herd kubeconfig demo > demo.conf && kubectl --kubeconfig demo.conf get ns\n"
+             << std::flush;
       return;
     }
   }

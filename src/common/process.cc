@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -49,6 +50,18 @@ std::vector<char*> cStrings(std::vector<std::string>& strings) {
   return out;
 }
 
+// Closes every descriptor from `first` on. A descriptor that a library opened without
+// close-on-exec (Boost.Asio's listeners and connections) would otherwise live on in every
+// process herd starts, and hold herd's ports after herd itself is gone.
+void closeFrom(int first) {
+#ifdef SYS_close_range
+  if (::syscall(SYS_close_range, static_cast<unsigned>(first), ~0U, 0U) == 0) return;
+#endif
+  long limit = ::sysconf(_SC_OPEN_MAX);
+  if (limit < 0 || limit > 65536) limit = 65536;
+  for (int fd = first; fd < limit; ++fd) ::close(fd);
+}
+
 // Everything the child does between fork and exec must be async-signal-safe: no allocation.
 [[noreturn]] void execChild(char** argv, char** envp, int in_fd, int out_fd, int err_fd,
                             const char* cwd) {
@@ -61,6 +74,7 @@ std::vector<char*> cStrings(std::vector<std::string>& strings) {
   if (in_fd >= 0) ::dup2(in_fd, 0);
   if (out_fd >= 0) ::dup2(out_fd, 1);
   if (err_fd >= 0) ::dup2(err_fd, 2);
+  closeFrom(3);
   if (cwd && *cwd && ::chdir(cwd) != 0) _exit(127);
   ::execve(argv[0], argv, envp);
   _exit(127);

@@ -118,7 +118,9 @@ Outcome Reconciler::reconcile(const std::string& name) {
 
   api::ClusterStatus& s = ctx.status;
   s.namespace_ = api::tenantNamespace(ctx.cluster);
-  s.endpoint = api::publicApiServerUrl(ctx.cluster);
+  // The gateway's TLS port, which the tenant's kubeconfigs also name (443 in a seed; any port
+  // under `herd up`).
+  s.endpoint = api::publicApiServerUrl(ctx.cluster, options_.platform.gateway_tls_port);
   s.kubeconfigSecret = options_.kubeconfig_secret;
   if (outcome.isDone()) {
     s.version = version.target;

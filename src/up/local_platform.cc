@@ -333,6 +333,9 @@ class Platform : public LocalPlatform {
     co.workers = 2;
     // A handful of clusters on one machine: their nodes and pods reach status within seconds.
     co.resync = std::chrono::seconds(5);
+    // Nothing in the seed tells the controller that a local process became ready (a real seed
+    // updates the workload's status), so it looks again soon: a few cheap calls on loopback.
+    co.reconciler.poll = std::chrono::milliseconds(250);
     co.metrics = &registry_;
     LocalProvider* provider = tenants_.get();
     render::Platform p = co.reconciler.platform;
