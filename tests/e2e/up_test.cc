@@ -49,25 +49,9 @@ bool usingStandins() {
   return kubeBinDir() == HERD_STANDIN_DIR;
 }
 
-// The kube-apiserver stand-in keeps its objects in memory (tests/support/standins/
-// kube_apiserver.cc): a second replica of one tenant has objects of its own, and a restarted
-// one starts empty. The real kube-apiserver keeps them in the tenant's etcd. Set this to true
-// once the stand-in does too: the suite then runs two apiservers per tenant and checks what
-// outlives a restart on the stand-ins as well.
-constexpr bool kStandinKeepsObjectsInEtcd = false;
-
-// Whether an apiserver's objects outlive it: true with real binaries, and on the stand-ins
-// once they keep their objects in etcd.
-bool apiObjectsOutliveTheApiserver() {
-  return !usingStandins() || kStandinKeepsObjectsInEtcd;
-}
-
-// Replicas that share one state: two where objects live in etcd, else one (two in-memory
-// stand-ins would each answer from their own objects, and an RBAC binding written through
-// one would be missing on the other).
-int apiserverReplicas() {
-  return apiObjectsOutliveTheApiserver() ? 2 : 1;
-}
+// Two apiservers per tenant: they share the tenant's etcd (the real kube-apiserver and the
+// stand-in alike), so an RBAC binding written through one is seen by the other.
+constexpr int kApiserverReplicas = 2;
 
 std::string hostname(const std::string& cluster) {
   return cluster + "." + std::string(kBaseDomain);
@@ -149,7 +133,7 @@ class UpTest : public ::testing::Test {
 
   void create(const std::string& name) {
     auto r = herd({"create", "cluster", name, "--etcd-replicas", "3", "--apiserver-replicas",
-                   std::to_string(apiserverReplicas())});
+                   std::to_string(kApiserverReplicas)});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
 
@@ -524,9 +508,8 @@ TEST_F(UpTest, ThreeClustersThroughOneGateway) {
       },
       60s))
       << "beta's admin is not served again after its apiserver restarted";
-  if (apiObjectsOutliveTheApiserver()) {
-    EXPECT_TRUE(contains(namespaces("beta"), "namespace/only-in-beta"));
-  }
+  // Its objects live in etcd: the restarted apiserver serves them.
+  EXPECT_TRUE(contains(namespaces("beta"), "namespace/only-in-beta"));
   ASSERT_NO_FATAL_FAILURE(waitReady("beta"));
 
   // gamma deleted: its processes, ports, files and routes are gone, while alpha and beta
@@ -568,13 +551,9 @@ TEST_F(UpTest, ThreeClustersThroughOneGateway) {
                     "everything else ran";
 }
 
-// The next herd up brings every cluster back with its PKI, ports and objects. The seed's
-// Clusters and the tenant's namespace live in the apiservers' storage, so on the in-memory
-// stand-ins there is nothing to come back to.
+// The next herd up brings every cluster back with its PKI, ports and objects: the seed's
+// Clusters and the tenant's namespace live in etcd, not in the apiservers.
 TEST_F(UpTest, ClustersComeBackAfterRestart) {
-  if (!apiObjectsOutliveTheApiserver())
-    GTEST_SKIP() << "the kube-apiserver stand-in keeps its objects in memory, so a restarted "
-                    "seed has no Clusters; runs with real binaries (HERD_KUBE_BIN)";
   ASSERT_NO_FATAL_FAILURE(up());
   ASSERT_NO_FATAL_FAILURE(create("alpha"));
   ASSERT_NO_FATAL_FAILURE(waitReady("alpha"));
