@@ -381,7 +381,7 @@ TEST_F(UpTest, ThreeClustersThroughOneGateway) {
       EXPECT_EQ(count, 1u) << name << "/" << member;
   }
   EXPECT_EQ(processesPerMember("alpha").size(),
-            static_cast<size_t>(3 + apiserverReplicas() + 2 + 2));
+            static_cast<size_t>(3 + kApiserverReplicas + 2 + 2));
 
   // Each tenant, with its kubeconfig as printed, through the gateway by its name.
   for (const auto& name : names) {
@@ -496,7 +496,7 @@ TEST_F(UpTest, ThreeClustersThroughOneGateway) {
       [&] {
         pid_t now = memberPid("beta", "kube-apiserver-0");
         return now != 0 && now != api_pid &&
-               readyReplicas("beta", "apiServer") == apiserverReplicas();
+               readyReplicas("beta", "apiServer") == kApiserverReplicas;
       },
       60s))
       << cluster("beta").dump();
