@@ -6,7 +6,8 @@
 // and the kubernetes provider; the seed is the fake apiserver and the seed's workload
 // controllers are the workload simulator, each in a process of its own, so that the peak RSS
 // reported is the controller's alone. Each tenant's own API is a MemoryTenantApi (a thousand
-// tenants cannot each run an apiserver here).
+// tenants cannot each run an apiserver here), all of them served from one more process
+// (tenant_server.h) so that the tenants' objects do not count as the controller's memory.
 //
 // For each size (M, then N: default 100 and 1000) a fresh child process creates that many
 // Clusters and measures: the time until every one is Ready, seconds per cluster, the
@@ -37,7 +38,7 @@
 #include "controller/controller.h"
 #include "kube/config.h"
 #include "kube/herd_resources.h"
-#include "memory_tenants.h"
+#include "tenant_server.h"
 #include "provider/kubernetes/kubernetes_provider.h"
 #include "render/render.h"
 
@@ -80,26 +81,30 @@ class CountingTransport : public kube::Transport {
   RequestCounters& counters_;
 };
 
-// A client of one tenant lives for one reconcile; its MemoryTenantApi lives for the run.
+// A client of one tenant lives for one reconcile; its MemoryTenantApi lives for the run, in
+// the tenant server's process.
 class TenantTransport : public kube::Transport {
  public:
-  TenantTransport(std::shared_ptr<bench::MemoryTenantApi> api, RequestCounters& counters)
-      : api_(std::move(api)), counters_(counters) {}
+  TenantTransport(std::string tenant, bench::TenantServerClient& server, RequestCounters& counters)
+      : tenant_(std::move(tenant)), server_(server), counters_(counters) {}
   Result<kube::HttpResponse> roundTrip(const kube::HttpRequest& r,
-                                       std::chrono::milliseconds timeout) override {
+                                       std::chrono::milliseconds) override {
     counters_.count(r);
-    return api_->roundTrip(r, timeout);
+    return server_.roundTrip(tenant_, r);
   }
   Result<std::unique_ptr<kube::ResponseStream>> openStream(
-      const kube::HttpRequest& r, std::chrono::milliseconds timeout) override {
+      const kube::HttpRequest& r, std::chrono::milliseconds) override {
     counters_.count(r);
-    return api_->openStream(r, timeout);
+    return Status::unavailable(fmt::format("{} {}: the benchmark's tenants serve no watches",
+                                           r.method, r.target));
   }
-  const std::string& pathPrefix() const override { return api_->pathPrefix(); }
+  const std::string& pathPrefix() const override { return prefix_; }
 
  private:
-  std::shared_ptr<bench::MemoryTenantApi> api_;
+  std::string tenant_;
+  bench::TenantServerClient& server_;
   RequestCounters& counters_;
+  std::string prefix_;
 };
 
 // VmHWM (peak resident set) of a process, in KiB; 0 if unreadable.
@@ -239,29 +244,32 @@ Measured runOne(const RunOptions& o) {
     die("the workload simulator did not sync; see " + sim_out.stderr_path);
   }
 
+  // The tenants' APIs, in a process of their own.
+  const std::string tenant_socket = *dir + "/tenants.sock";
+  ProcessOptions tenants_out;
+  tenants_out.stderr_path = *dir + "/tenants.log";
+  auto tenant_server =
+      Process::spawn({"/proc/self/exe", "--tenant-server", tenant_socket}, tenants_out);
+  if (!tenant_server) die("the tenant server did not start: " + tenant_server.status().message());
+  if (!waitFor([&] { return files::exists(tenant_socket); }, 60s, 20ms)) {
+    die("the tenant server made no socket; see " + tenants_out.stderr_path);
+  }
+  bench::TenantServerClient tenant_server_client(tenant_socket);
+
   RequestCounters seed_counters, tenant_counters;
   auto transport = kube::makeTransport(*rc);
   if (!transport) die(transport.status().message());
   kube::Client seed(std::make_unique<CountingTransport>(std::move(*transport), seed_counters), *rc,
                     kube::RetryPolicy{});
 
-  std::mutex tenants_mu;
-  std::map<std::string, std::shared_ptr<bench::MemoryTenantApi>> tenants;
   controller::TenantClientFactory tenant_clients =
       [&](const api::Cluster& c, const pki::PkiFiles&,
           const std::string&) -> Result<std::unique_ptr<kube::Client>> {
-    std::shared_ptr<bench::MemoryTenantApi> api;
-    {
-      std::lock_guard lock(tenants_mu);
-      auto& slot = tenants[c.metadata.name];
-      if (!slot) slot = std::make_shared<bench::MemoryTenantApi>();
-      api = slot;
-    }
     kube::RestConfig config;
     config.server = "https://" + c.metadata.name + ".tenant.invalid";
     return std::make_unique<kube::Client>(
-        std::make_unique<TenantTransport>(std::move(api), tenant_counters), config,
-        kube::RetryPolicy{});
+        std::make_unique<TenantTransport>(c.metadata.name, tenant_server_client, tenant_counters),
+        config, kube::RetryPolicy{});
   };
 
   provider::kubernetes::KubernetesProvider provider(seed, provider::kubernetes::ProviderOptions{});
@@ -292,6 +300,7 @@ Measured runOne(const RunOptions& o) {
   const double cpu0 = cpuSeconds();
   const double fake_cpu0 = cpuSeconds(std::to_string(fake->pid()));
   const double simulator_cpu0 = cpuSeconds(std::to_string(simulator->pid()));
+  const double tenants_cpu0 = cpuSeconds(std::to_string(tenant_server->pid()));
   auto t0 = Clock::now();
   for (int i = 0; i < o.clusters; ++i) {
     names.push_back(fmt::format("c{:04}", i));
@@ -306,7 +315,7 @@ Measured runOne(const RunOptions& o) {
       die("create " + names.back() + ": " + r.status().message());
     }
   }
-  // Building the gauge copies the controller's whole Cluster cache, and that is CPU of this
+  // Building the gauge walks the controller's whole Cluster cache, and that is CPU of this
   // process too; so it is looked at every 1/50 of the time gone by (at least every 250 ms, at
   // most every 10 s): about fifty looks whatever the size, the converge time within 2%.
   // Progress on stderr at every tenth of the clusters.
@@ -354,6 +363,7 @@ Measured runOne(const RunOptions& o) {
   m.values["cpu_s"] = cpuSeconds() - cpu0;
   m.values["fake_cpu_s"] = cpuSeconds(std::to_string(fake->pid())) - fake_cpu0;
   m.values["simulator_cpu_s"] = cpuSeconds(std::to_string(simulator->pid())) - simulator_cpu0;
+  m.values["tenants_cpu_s"] = cpuSeconds(std::to_string(tenant_server->pid())) - tenants_cpu0;
   m.values["seed_requests"] = static_cast<double>(seed_counters.requests.load());
   m.values["seed_writes"] = static_cast<double>(seed_counters.writes.load());
   m.values["tenant_requests"] = static_cast<double>(tenant_counters.requests.load());
@@ -399,10 +409,13 @@ Measured runOne(const RunOptions& o) {
   m.values["fake_peak_rss_kb"] = static_cast<double>(peakRssKb(std::to_string(fake->pid())));
   m.values["simulator_peak_rss_kb"] =
       static_cast<double>(peakRssKb(std::to_string(simulator->pid())));
+  m.values["tenants_peak_rss_kb"] =
+      static_cast<double>(peakRssKb(std::to_string(tenant_server->pid())));
 
   controller->stop();
   controller.reset();
   simulator->stop();
+  tenant_server->stop();
   fake->stop();
   (void)files::removeAll(*dir);
   return m;
@@ -442,7 +455,8 @@ void printTable(const std::vector<Measured>& runs) {
       "\nherd controller: N Clusters (1.32, 3 etcd, 2 apiservers) from creation to Ready\n"
       "controller in this process (real renderer, kubernetes provider, {} workers); seed: the\n"
       "fake apiserver, its own process; seed workload controllers: the workload simulator,\n"
-      "its own process; tenant APIs: in memory. Peak RSS is the controller process's alone.\n"
+      "its own process; tenant APIs: in memory, in one more process. Peak RSS is the\n"
+      "controller process's alone.\n"
       "{} CPUs; a load average above that means other work shared the machine.\n\n",
       static_cast<int>(runs.front()["workers"]), std::thread::hardware_concurrency());
   std::string header = fmt::format("{:<44}", "");
@@ -475,6 +489,9 @@ void printTable(const std::vector<Measured>& runs) {
       {"simulator CPU per cluster (ms, apart)",
        [](const Measured& m) { return 1000 * m["simulator_cpu_s"] / std::max(1.0, m["clusters"]); },
        "{:.1f}", true},
+      {"tenant APIs CPU per cluster (ms, apart)",
+       [](const Measured& m) { return 1000 * m["tenants_cpu_s"] / std::max(1.0, m["clusters"]); },
+       "{:.1f}", true},
       {"clusters Ready (seed's view)", raw("ready_in_seed"), "{:.0f}", false},
       {"peak RSS, controller (MiB)", [](const Measured& m) { return m["peak_rss_kb"] / 1024; },
        "{:.1f}", false},
@@ -504,6 +521,8 @@ void printTable(const std::vector<Measured>& runs) {
        [](const Measured& m) { return m["fake_peak_rss_kb"] / 1024; }, "{:.1f}", false},
       {"peak RSS, simulator (MiB, apart)",
        [](const Measured& m) { return m["simulator_peak_rss_kb"] / 1024; }, "{:.1f}", false},
+      {"peak RSS, tenant APIs (MiB, apart)",
+       [](const Measured& m) { return m["tenants_peak_rss_kb"] / 1024; }, "{:.1f}", false},
   };
   for (const auto& row : rows) {
     std::string line = fmt::format("{:<44}", row.label);
@@ -529,7 +548,7 @@ int main(int argc, char** argv) {
   CLI::App app{"herd controller benchmark: N clusters to Ready against the fake apiserver"};
   RunOptions o;
   int baseline = 100;
-  std::string results;
+  std::string results, tenant_server;
   app.add_option("--clusters", o.clusters, "clusters to create (default 1000)");
   app.add_option("--baseline", baseline,
                  "a smaller size run first, for the scaling ratio (default 100; only if below "
@@ -538,7 +557,10 @@ int main(int argc, char** argv) {
   app.add_option("--steady", o.steady_seconds, "seconds of steady state after convergence");
   app.add_option("--timeout", o.timeout_seconds, "give up converging after this many seconds");
   app.add_option("--results", results, "run one size here and write its figures to this file");
+  app.add_option("--tenant-server", tenant_server,
+                 "serve the tenants' APIs on this Unix socket (the run's own child process)");
   CLI11_PARSE(app, argc, argv);
+  if (!tenant_server.empty()) return bench::serveTenants(tenant_server);
   if (o.clusters < 1) die("--clusters must be at least 1");
 
   if (!results.empty()) {

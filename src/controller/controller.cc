@@ -80,6 +80,9 @@ Controller::Controller(kube::Client& seed, provider::Provider& provider, Rendere
   kube::InformerOptions io = options_.informer;
   io.resource = kube::clustersResource();
   io.ns = "";
+  // The reconcile reads the whole Cluster but never its managedFields; an update without
+  // them keeps the server's.
+  io.transform = kube::stripManagedFields;
   clusters_ = std::make_unique<kube::Informer>(seed_, io);
   auto enqueue_object = [this](const json& object) {
     if (object.contains("metadata")) enqueue(object["metadata"].value("name", ""));
@@ -92,6 +95,10 @@ Controller::Controller(kube::Client& seed, provider::Provider& provider, Rendere
     oo.resource = resource;
     oo.ns = "";
     oo.label_selector = std::string(kClusterLabel);
+    // These caches only bring a Cluster back: its label is all that is read. Whole
+    // StatefulSets and Deployments (pod templates, flags, status) would cost the controller
+    // tens of KiB per tenant.
+    oo.transform = kube::keepOnlyMetadata;
     auto informer = std::make_unique<kube::Informer>(seed_, oo);
     // An owned object brings back the Cluster its label names.
     auto enqueue_owner = [this](const json& object) {
@@ -108,7 +115,9 @@ Controller::Controller(kube::Client& seed, provider::Provider& provider, Rendere
   reconciler_.setSource(
       [this](const std::string& name) { return readCached(name); },
       [this]() -> Result<std::map<std::string, int32_t>> {
-        return recordedPortsOf(clusters_->list());
+        std::map<std::string, int32_t> ports;
+        clusters_->forEach([&](const json& c) { recordPortOf(c, ports); });
+        return ports;
       });
   registerMetrics();
 }
@@ -154,11 +163,11 @@ void Controller::registerMetrics() {
     view->phases = [this] {
       std::map<std::string, int> by_phase;
       for (std::string_view p : api::kPhases) by_phase[std::string(p)] = 0;
-      for (const auto& c : clusters_->list()) {
+      clusters_->forEach([&](const json& c) {
         std::string phase;
         if (auto s = c.find("status"); s != c.end() && s->is_object()) phase = s->value("phase", "");
         by_phase[phase.empty() ? "Pending" : phase]++;
-      }
+      });
       return by_phase;
     };
   }
@@ -228,7 +237,9 @@ void Controller::startWorkers() {
   leading_ = true;
   // Everything in the cache once: events seen while not leading were dropped. Before the
   // first sync the Cluster informer's own ADDED events do this.
-  for (const auto& c : clusters_->list()) queue_->add(c["metadata"].value("name", ""));
+  clusters_->forEach([&](const json& c) {
+    if (auto m = c.find("metadata"); m != c.end() && m->is_object()) queue_->add(m->value("name", ""));
+  });
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     workers_.emplace_back([this, queue = queue_] { work(*queue); });
   }
@@ -264,8 +275,7 @@ void Controller::work(kube::WorkQueue& queue) {
       case Outcome::Kind::kDone:
         queue.forget(*key);
         if (options_.resync.count() > 0) {
-          auto cached = clusters_->get(*key);
-          if (cached) queue.addAfter(*key, options_.resync);
+          if (clusters_->contains(*key)) queue.addAfter(*key, options_.resync);
         }
         break;
       case Outcome::Kind::kWait:

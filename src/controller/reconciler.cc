@@ -20,15 +20,18 @@ using kube::json;
 using EventType = EventRecorder::Type;
 namespace cond = api::condition;
 
+void recordPortOf(const json& cluster, std::map<std::string, int32_t>& ports) {
+  const json* port = nullptr;
+  if (auto s = cluster.find("status"); s != cluster.end() && s->is_object()) {
+    if (auto p = s->find("gatewayPort"); p != s->end() && p->is_number_integer()) port = &*p;
+  }
+  auto m = cluster.find("metadata");
+  if (port && m != cluster.end() && m->is_object()) ports[m->value("name", "")] = port->get<int32_t>();
+}
+
 std::map<std::string, int32_t> recordedPortsOf(const std::vector<json>& clusters) {
   std::map<std::string, int32_t> out;
-  for (const auto& c : clusters) {
-    const json* port = nullptr;
-    if (auto s = c.find("status"); s != c.end() && s->is_object()) {
-      if (auto p = s->find("gatewayPort"); p != s->end() && p->is_number_integer()) port = &*p;
-    }
-    if (port && c.contains("metadata")) out[c["metadata"].value("name", "")] = port->get<int32_t>();
-  }
+  for (const auto& c : clusters) recordPortOf(c, out);
   return out;
 }
 
@@ -53,7 +56,9 @@ Reconciler::Reconciler(kube::Client& seed, provider::Provider& provider, Rendere
   recorded_ports_ = [this]() -> Result<std::map<std::string, int32_t>> {
     auto list = seed_.listAll(kube::clustersResource(), "");
     if (!list) return list.status();
-    return recordedPortsOf((*list)["items"].get<std::vector<json>>());
+    std::map<std::string, int32_t> ports;
+    for (const auto& c : (*list)["items"]) recordPortOf(c, ports);
+    return ports;
   };
 }
 
@@ -67,6 +72,7 @@ Outcome Reconciler::reconcile(const std::string& name) {
   if (!read) return Outcome::failed("ReadFailed", read.status().withContext("read the cluster"));
   if (!*read) {
     ports_.release(name);  // gone: its port may be reused
+    pki_cache_.forget(name);
     return Outcome::done();
   }
   api::Decoded decoded = api::decodeCluster(**read);
@@ -74,8 +80,8 @@ Outcome Reconciler::reconcile(const std::string& name) {
   std::optional<api::ClusterStatus> before = cluster.status;
   api::applyDefaults(cluster, options_.defaulting);
 
-  Context ctx{provider_, seed_,   events_,         renderer_, tenant_clients_,
-              ports_,    recorded_ports_, options_};
+  Context ctx{provider_, seed_,           events_,  renderer_, tenant_clients_,
+              ports_,    recorded_ports_, options_, pki_cache_};
   ctx.now = api::rfc3339Now();
   ctx.object = std::move(**read);
   ctx.status = before.value_or(api::ClusterStatus{});
@@ -198,6 +204,7 @@ Outcome Reconciler::reconcileDeletion(Context& ctx,
     return Outcome::failed("FinalizerFailed", updated.status());
   }
   ports_.release(ctx.cluster.metadata.name);
+  pki_cache_.forget(ctx.cluster.metadata.name);
   return Outcome::done();
 }
 

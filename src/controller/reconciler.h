@@ -54,10 +54,13 @@ class Reconciler {
   GatewayPortAllocator ports_;
   ClusterReader reader_;
   RecordedPorts recorded_ports_;
+  pki::PkiCache pki_cache_;
   std::vector<std::unique_ptr<Resource>> resources_;
 };
 
 // The port recorded in each Cluster's status, from a list of Cluster objects.
 std::map<std::string, int32_t> recordedPortsOf(const std::vector<kube::json>& clusters);
+// Adds the port recorded in one Cluster's status, if any, to `ports`.
+void recordPortOf(const kube::json& cluster, std::map<std::string, int32_t>& ports);
 
 }  // namespace herd::controller

@@ -21,6 +21,7 @@
 #include "controller/outcome.h"
 #include "controller/tenant_client.h"
 #include "kube/client.h"
+#include "pki/pki_cache.h"
 #include "pki/tenant_pki.h"
 #include "provider/provider.h"
 #include "render/component_spec.h"
@@ -62,6 +63,7 @@ struct Context {
   GatewayPortAllocator& ports;
   const RecordedPorts& recorded_ports;
   const ReconcilerOptions& options;
+  pki::PkiCache& pki_cache;  // the verdicts on each tenant's unchanged credentials
 
   std::string now{};  // RFC 3339, one instant for every condition set by this reconcile
   kube::json object{};  // the Cluster as last read or written (its resourceVersion is current)

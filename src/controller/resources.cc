@@ -126,7 +126,7 @@ class PkiResource : public Resource {
     };
     auto existing = ctx.provider.loadCredentials(ctx.cluster);
     if (!existing) return fail("CredentialsUnreadable", existing.status());
-    auto result = pki::reconcilePki(ctx.cluster, *existing, ctx.options.pki);
+    auto result = ctx.pki_cache.reconcile(ctx.cluster, *existing, ctx.options.pki);
     if (!result) return fail("PKIFailed", result.status());
     if (result->files != *existing) {
       Status stored = ctx.provider.storeCredentials(ctx.cluster, result->files);

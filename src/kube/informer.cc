@@ -53,6 +53,30 @@ IndexFunc ownerIndex() {
   };
 }
 
+void stripManagedFields(json& object) {
+  if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+    m->erase("managedFields");
+  }
+}
+
+void keepOnlyMetadata(json& object) {
+  static constexpr const char* kKept[] = {"name",       "namespace", "uid",
+                                          "resourceVersion", "generation", "labels",
+                                          "deletionTimestamp"};
+  json kept = json::object();
+  if (auto m = object.find("metadata"); m != object.end() && m->is_object()) {
+    for (const char* field : kKept) {
+      if (auto f = m->find(field); f != m->end()) kept[field] = std::move(*f);
+    }
+  }
+  json out = json::object();
+  for (const char* field : {"apiVersion", "kind"}) {
+    if (auto f = object.find(field); f != object.end()) out[field] = std::move(*f);
+  }
+  out["metadata"] = std::move(kept);
+  object = std::move(out);
+}
+
 Informer::Informer(Client& client, InformerOptions options)
     : client_(client), options_(std::move(options)) {}
 
@@ -153,6 +177,7 @@ Result<std::string> Informer::relist() {
     if (!item.contains("kind") && !options_.resource.kind.empty())
       item["kind"] = options_.resource.kind;
     if (!item.contains("apiVersion")) item["apiVersion"] = options_.resource.apiVersion();
+    if (options_.transform) options_.transform(item);
     std::string key =
         objectKey(item);  // before the move: json's operator= takes its argument by value
     fresh[key] = std::move(item);
@@ -244,8 +269,10 @@ Status Informer::watchFrom(std::string& rv) {
       std::lock_guard<std::mutex> lock(mu_);
       stats_.bookmarks++;
     } else if (e.type == WatchEvent::Type::kDeleted) {
+      if (options_.transform) options_.transform(e.object);
       erase(e.object);
     } else {
+      if (options_.transform) options_.transform(e.object);
       upsert(e.object);
     }
     if (!new_rv.empty()) {
@@ -314,12 +341,22 @@ std::optional<json> Informer::get(const std::string& key) const {
   return it->second;
 }
 
+bool Informer::contains(const std::string& key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return items_.count(key) > 0;
+}
+
 std::vector<json> Informer::list() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<json> out;
   out.reserve(items_.size());
   for (const auto& [k, v] : items_) out.push_back(v);
   return out;
+}
+
+void Informer::forEach(const std::function<void(const json& object)>& visit) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [k, v] : items_) visit(v);
 }
 
 std::vector<json> Informer::byIndex(const std::string& index, const std::string& value) const {

@@ -36,7 +36,19 @@ struct InformerOptions {
   std::chrono::milliseconds idle_timeout{std::chrono::minutes(10)};
   std::chrono::milliseconds backoff_initial{100};
   std::chrono::milliseconds backoff_max{std::chrono::seconds(10)};
+  // Applied to every object as it arrives (listed or watched), before it is cached and handed
+  // to the handlers, as client-go's SetTransform: a cache that keeps only the fields its users
+  // read costs a fraction of the memory. It must keep metadata.name, namespace and
+  // resourceVersion (the key, and how a changed object is told from a relisted one).
+  std::function<void(json& object)> transform;
 };
+
+// A transform that drops metadata.managedFields: server-side apply's bookkeeping, often the
+// largest part of an object, read by no controller. An update without it keeps the server's.
+void stripManagedFields(json& object);
+// A transform that keeps only metadata: name, namespace, uid, resourceVersion, generation,
+// labels, deletionTimestamp; for caches that only map an event to the key of its owner.
+void keepOnlyMetadata(json& object);
 
 struct EventHandler {
   std::function<void(const json& object)> on_add;
@@ -72,7 +84,11 @@ class Informer {
   bool hasSynced() const { return synced_.load(); }
 
   std::optional<json> get(const std::string& key) const;
+  bool contains(const std::string& key) const;
   std::vector<json> list() const;
+  // Calls `visit` on every cached object, in key order, under the cache's lock and without
+  // copying: `visit` must be quick and must not call back into this informer.
+  void forEach(const std::function<void(const json& object)>& visit) const;
   std::vector<json> byIndex(const std::string& index, const std::string& value) const;
   size_t size() const;
   std::string lastResourceVersion() const;

@@ -255,6 +255,9 @@ class Reconciler {
     result_.files[path] = PkiFile{std::move(data), mode};
   }
 
+  // The verdicts on the files change at `when` at the latest.
+  void validAtMostUntil(TimePoint when) { result_.valid_until = std::min(result_.valid_until, when); }
+
   void record(std::string item, PkiAction action, std::string reason = {}) {
     result_.changes.push_back(PkiChange{std::move(item), action, std::move(reason)});
   }
@@ -332,6 +335,7 @@ class Reconciler {
         break;
     }
     const Issued& mine = issued_.at(std::string(entry.name));
+    validAtMostUntil(mine.cert.notAfter() - options_.renew_before);
     if (entry.kubeconfig.empty()) {
       put(layout::certPath(entry), mine.cert_pem, kPublicMode);
       put(layout::keyPath(entry), mine.key_pem, kPrivateMode);
@@ -424,6 +428,7 @@ class Reconciler {
     put(std::string(layout::kTokenSecret), toYaml(bootstrapTokenSecret(*token)), kPrivateMode);
     put(std::string(layout::kToken), token->toString() + "\n", kPrivateMode);
     record("bootstrap-token", action, reason);
+    validAtMostUntil(token->expires - kTokenMinimumLeft);
 
     // cluster-info follows the CA, the public endpoint and the token; rebuilt every time.
     std::string kubeconfig = renderClusterInfoKubeconfig(

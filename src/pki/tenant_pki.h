@@ -89,6 +89,9 @@ struct PkiResult {
   PkiFiles files;                  // the complete set
   std::vector<PkiChange> changes;  // one per item, CAs first
   BootstrapToken token;
+  // Until this instant the clock alone changes no verdict on `files`: no certificate enters
+  // its renewal window (nor a CA its warning), the token keeps more than kTokenMinimumLeft.
+  TimePoint valid_until = TimePoint::max();
 };
 
 Result<PkiResult> reconcilePki(const api::Cluster& cluster, const PkiFiles& existing,

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <mutex>
 #include <thread>
 
 #include "fake_apiserver.h"
@@ -113,6 +114,59 @@ TEST_F(InformerTest, ListsThenFollowsWithHandlersAndIndexes) {
   EXPECT_EQ((*inf.get(ns_ + "/cm-3"))["data"]["v"], "1");
   EXPECT_EQ(inf.stats().lists, 1u);
   inf.stop();
+}
+
+TEST_F(InformerTest, TransformTrimsWhatIsCachedAndHandedToHandlers) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(put("cm-" + std::to_string(i), "0").isOk());
+  InformerOptions o = options();
+  o.transform = keepOnlyMetadata;
+  Informer inf(*client_, o);
+  std::mutex mu;
+  std::vector<json> seen;  // every object the handlers got, listed and watched
+  auto keep = [&](const json& object) {
+    std::lock_guard lock(mu);
+    seen.push_back(object);
+  };
+  inf.addHandler({keep, [&](const json&, const json& now) { keep(now); }, keep});
+  inf.start();
+  ASSERT_TRUE(inf.waitForSync(10s));
+  ASSERT_TRUE(put("cm-1", "1").isOk());
+  ASSERT_TRUE(put("cm-new", "0").isOk());
+  ASSERT_TRUE(client_->remove(configMapsResource(), ns_, "cm-2").isOk());
+  ASSERT_TRUE(converges(inf));
+  // Updated objects are told apart by resourceVersion still, and found by key.
+  auto cm1 = inf.get(ns_ + "/cm-1");
+  ASSERT_TRUE(cm1.has_value());
+  EXPECT_FALSE(cm1->contains("data"));
+  EXPECT_EQ((*cm1)["metadata"]["labels"]["app"], "inf");
+  EXPECT_FALSE((*cm1)["metadata"].contains("managedFields"));
+  EXPECT_FALSE((*cm1)["metadata"].contains("creationTimestamp"));
+  EXPECT_TRUE(inf.contains(ns_ + "/cm-new"));
+  EXPECT_FALSE(inf.contains(ns_ + "/cm-2"));
+  size_t visited = 0;
+  inf.forEach([&](const json& object) {
+    ++visited;
+    EXPECT_FALSE(object.contains("data"));
+  });
+  EXPECT_EQ(visited, 5u);
+  inf.stop();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.size(), 8u);  // 5 listed, an update, an add, a delete
+  for (const auto& object : seen) {
+    EXPECT_FALSE(object.contains("data")) << object.dump();
+    EXPECT_FALSE(object["metadata"].value("name", "").empty());
+  }
+}
+
+TEST(InformerTransformTest, StripManagedFieldsKeepsTheRest) {
+  json object = {{"kind", "ConfigMap"},
+                 {"metadata",
+                  {{"name", "a"}, {"resourceVersion", "7"}, {"managedFields", json::array({1})}}},
+                 {"data", {{"k", "v"}}}};
+  stripManagedFields(object);
+  EXPECT_EQ(object, (json{{"kind", "ConfigMap"},
+                          {"metadata", {{"name", "a"}, {"resourceVersion", "7"}}},
+                          {"data", {{"k", "v"}}}}));
 }
 
 TEST_F(InformerTest, SurvivesDroppedWatchesWithoutRelisting) {
