@@ -15,6 +15,7 @@
 
 #include "api/conditions.h"
 #include "api/crd.h"
+#include "common/files.h"
 #include "common/yaml.h"
 #include "controller/reconciler.h"
 #include "etcd/client.h"
@@ -193,7 +194,9 @@ class EtcdMembersTest : public ::testing::Test {
     return out;
   }
   std::unique_ptr<etcd::Client> etcdClient(int members) {
-    auto creds = provider_->loadCredentials(api::Cluster{{"demo"}});
+    api::Cluster demo;
+    demo.metadata.name = "demo";
+    auto creds = provider_->loadCredentials(demo);
     EXPECT_TRUE(creds.isOk());
     auto client = defaultEtcdClientFactory()(clientUrls(members), *creds);
     EXPECT_TRUE(client.isOk()) << client.status().toString();
@@ -201,7 +204,10 @@ class EtcdMembersTest : public ::testing::Test {
   }
   std::map<std::string, std::string> memberIds() {
     std::map<std::string, std::string> out;
-    for (const auto& m : status()["etcd"]["members"]) out[m["name"]] = m["id"];
+    json s = status();  // kept: a range-for over a temporary's member would dangle
+    for (const auto& m : s["etcd"]["members"]) {
+      out[m.value("name", "")] = m.value("id", "");
+    }
     return out;
   }
 
@@ -257,7 +263,18 @@ TEST_F(EtcdMembersTest, GrowsAndShrinksOneAtATimeAndReplacesALostMemberWithoutLo
         return ids.contains("etcd-1") && ids["etcd-1"] != before["etcd-1"];
       },
       120s))
-      << status().dump();
+      << status().dump() << "\nprocesses:" << [&] {
+           std::string out;
+           for (const auto& p : provider_->processes())
+             out += fmt::format(" {} pid {} ready {} restarts {} last {};", p.name, p.pid, p.ready,
+                                p.restarts, p.last_exit);
+           return out;
+         }() << "\netcd-1's log:\n"
+      << [&] {
+           auto log = files::read(dir_.file("tenants") + "/demo/etcd-1/etcd-1.log");
+           std::string text = log ? *log : "";
+           return text.substr(text.size() > 6000 ? text.size() - 6000 : 0);
+         }();
   ASSERT_TRUE(converge(3)) << last_;
   auto after = memberIds();
   EXPECT_EQ(after["etcd-0"], before["etcd-0"]);
