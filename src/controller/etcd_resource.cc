@@ -28,7 +28,9 @@ namespace {
 using EventType = EventRecorder::Type;
 namespace cond = api::condition;
 
-std::string hexId(uint64_t id) { return fmt::format("{:x}", id); }
+std::string hexId(uint64_t id) {
+  return fmt::format("{:x}", id);
+}
 
 int memberIndex(const api::EtcdMemberStatus& m) {
   return api::etcdMemberIndex(m.name).value_or(-1);
@@ -143,10 +145,13 @@ class EtcdResource : public Resource {
     if (!applied.isDone()) return applied;
     auto listed = etcd.memberList();
     if (!listed) {
-      api::Condition c{std::string(cond::kEtcdHealthy), std::string(cond::kUnknown), "Unreachable",
+      api::Condition c{std::string(cond::kEtcdHealthy),
+                       std::string(cond::kUnknown),
+                       "Unreachable",
                        fmt::format("herd cannot reach the members, so it changes no membership: {}",
                                    listed.status().message()),
-                       "", ctx.generation};
+                       "",
+                       ctx.generation};
       api::setCondition(ctx.status, std::move(c), ctx.now);
       return applied;
     }
@@ -254,9 +259,8 @@ class EtcdResource : public Resource {
       return std::count_if(members.begin(), members.end(), [](auto& m) { return !m.learner; });
     };
     auto othersAnswer = [&](const api::EtcdMemberStatus* except) {
-      return std::all_of(members.begin(), members.end(), [&](auto& m) {
-        return &m == except || m.learner || m.reachable;
-      });
+      return std::all_of(members.begin(), members.end(),
+                         [&](auto& m) { return &m == except || m.learner || m.reachable; });
     };
     auto parseId = [](const std::string& hex) { return std::stoull(hex, nullptr, 16); };
 
@@ -282,8 +286,8 @@ class EtcdResource : public Resource {
       if (!removed) return Outcome::failed("EtcdRemoveFailed", removed.withContext(m.name));
       change = fmt::format("removed {}, whose data is gone, to add it afresh", m.name);
       ctx.event(EventType::kWarning, "EtcdMemberDataLost", change);
-      members.erase(std::find_if(members.begin(), members.end(),
-                                 [&](auto& o) { return o.name == m.name; }));
+      members.erase(
+          std::find_if(members.begin(), members.end(), [&](auto& o) { return o.name == m.name; }));
       return Outcome::done();
     }
     if (!othersAnswer(nullptr)) return Outcome::done();  // only while healthy
@@ -354,7 +358,9 @@ int64_t quotaOf(const render::ComponentSpec& spec) {
   return 0;
 }
 
-std::string mebibytes(int64_t bytes) { return fmt::format("{:.1f} MiB", bytes / 1048576.0); }
+std::string mebibytes(int64_t bytes) {
+  return fmt::format("{:.1f} MiB", bytes / 1048576.0);
+}
 
 void EtcdResource::maintain(Context& ctx, etcd::Client& etcd, const Observed& seen,
                             std::vector<api::EtcdMemberStatus>& members) {
@@ -380,8 +386,8 @@ void EtcdResource::maintain(Context& ctx, etcd::Client& etcd, const Observed& se
     }
     return order;
   };
-  bool all_answer = std::all_of(members.begin(), members.end(),
-                                [](auto& m) { return m.reachable || m.joining; });
+  bool all_answer =
+      std::all_of(members.begin(), members.end(), [](auto& m) { return m.reachable || m.joining; });
 
   std::vector<std::string> full;
   for (const auto& m : members) {
@@ -417,14 +423,15 @@ void EtcdResource::maintain(Context& ctx, etcd::Client& etcd, const Observed& se
       if (Status s = etcd.defragment(endpointUrl(*m)); !s) return;
       refresh(*m);
     }
-    bool room = quota <= 0 || std::all_of(members.begin(), members.end(), [&](auto& m) {
-      return m.dbSizeInUse < quota * 9 / 10;
-    });
+    bool room = quota <= 0 || std::all_of(members.begin(), members.end(),
+                                          [&](auto& m) { return m.dbSizeInUse < quota * 9 / 10; });
     if (!room) return;  // disarmed, the next write would raise it again
     if (!etcd.disarmAlarm({0, etcd::Alarm::Type::kNoSpace})) return;
-    for (auto& m : members) m.alarms.erase(std::remove(m.alarms.begin(), m.alarms.end(), "NOSPACE"), m.alarms.end());
-    ctx.event(EventType::kNormal, "EtcdSpaceReclaimed",
-              fmt::format("compacted, defragmented and disarmed NOSPACE of {}", fmt::join(full, ", ")));
+    for (auto& m : members)
+      m.alarms.erase(std::remove(m.alarms.begin(), m.alarms.end(), "NOSPACE"), m.alarms.end());
+    ctx.event(
+        EventType::kNormal, "EtcdSpaceReclaimed",
+        fmt::format("compacted, defragmented and disarmed NOSPACE of {}", fmt::join(full, ", ")));
   } else if (all_answer) {
     // One member per reconcile, the leader only when no follower needs it.
     for (auto* m : inDefragOrder()) {
@@ -468,7 +475,9 @@ void EtcdResource::maintain(Context& ctx, etcd::Client& etcd, const Observed& se
 
 }  // namespace
 
-std::unique_ptr<Resource> makeEtcdResource() { return std::make_unique<EtcdResource>(); }
+std::unique_ptr<Resource> makeEtcdResource() {
+  return std::make_unique<EtcdResource>();
+}
 
 EtcdClientFactory defaultEtcdClientFactory() {
   return [](const std::vector<std::string>& endpoints,

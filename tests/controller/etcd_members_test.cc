@@ -94,8 +94,7 @@ class Writer {
 class EtcdMembersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (which("etcd").empty())
-      GTEST_SKIP() << "etcd is not installed (Debian: etcd-server)";
+    if (which("etcd").empty()) GTEST_SKIP() << "etcd is not installed (Debian: etcd-server)";
     auto s = testing::TestApiServer::start();
     ASSERT_TRUE(s.isOk()) << s.status().toString();
     seed_ = std::move(*s);
@@ -131,13 +130,14 @@ class EtcdMembersTest : public ::testing::Test {
     r.poll = 100ms;
     if (tweak) tweak(r);
     auto* local = provider_.get();
-    Renderer renderer = [local, platform = r.platform](const api::Cluster& cluster)
-        -> Result<std::vector<render::ComponentSpec>> {
+    Renderer renderer =
+        [local, platform = r.platform](
+            const api::Cluster& cluster) -> Result<std::vector<render::ComponentSpec>> {
       HERD_ASSIGN_OR_RETURN(render::Topology topology, local->topology(cluster));
       return render::renderControlPlane(cluster, platform, topology);
     };
-    reconciler_ = std::make_unique<Reconciler>(*seed_client_, *provider_, std::move(renderer),
-                                               std::move(r));
+    reconciler_ =
+        std::make_unique<Reconciler>(*seed_client_, *provider_, std::move(renderer), std::move(r));
   }
   void TearDown() override {
     if (provider_) provider_->stopAll();
@@ -268,13 +268,15 @@ TEST_F(EtcdMembersTest, GrowsAndShrinksOneAtATimeAndReplacesALostMemberWithoutLo
         return ids.contains("etcd-1") && ids["etcd-1"] != before["etcd-1"];
       },
       120s))
-      << status().dump() << "\nprocesses:" << [&] {
-           std::string out;
-           for (const auto& p : provider_->processes())
-             out += fmt::format(" {} pid {} ready {} restarts {} last {};", p.name, p.pid, p.ready,
-                                p.restarts, p.last_exit);
-           return out;
-         }() << "\netcd-1's log:\n"
+      << status().dump() << "\nprocesses:" <<
+      [&] {
+        std::string out;
+        for (const auto& p : provider_->processes())
+          out += fmt::format(" {} pid {} ready {} restarts {} last {};", p.name, p.pid, p.ready,
+                             p.restarts, p.last_exit);
+        return out;
+      }()
+      << "\netcd-1's log:\n"
       << [&] {
            auto log = files::read(dir_.file("tenants") + "/demo/etcd-1/etcd-1.log");
            std::string text = log ? *log : "";
