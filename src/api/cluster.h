@@ -227,6 +227,46 @@ struct ComponentsStatus {
   bool operator==(const ComponentsStatus&) const = default;
 };
 
+// One member of the tenant's etcd as herd manages it: the membership part is herd's record of
+// what it added (so that a controller restarted in the middle of a change resumes from it),
+// the rest is what the member said of itself at the last reconcile.
+struct EtcdMemberStatus {
+  std::string name;  // "etcd-1": its --name and the workload member it runs as
+  // etcd's member ID in hex; empty for a member of the bootstrap that etcd has not listed yet.
+  std::string id;
+  // Added as a learner and not promoted yet: it takes no part in quorum.
+  bool learner = false;
+  // Added by herd and not started yet: it alone starts with --initial-cluster-state=existing.
+  bool joining = false;
+  bool reachable = false;
+  bool leader = false;
+  int64_t raftIndex = 0;
+  int64_t dbSize = 0;       // bytes of its database file
+  int64_t dbSizeInUse = 0;  // bytes of it in use; the rest is freed by a defragmentation
+  std::vector<std::string> alarms;  // "NOSPACE", "CORRUPT"
+  std::string message;              // why it is not reachable
+  static constexpr auto fields() {
+    return std::make_tuple(
+        field("name", &EtcdMemberStatus::name), field("id", &EtcdMemberStatus::id),
+        field("learner", &EtcdMemberStatus::learner), field("joining", &EtcdMemberStatus::joining),
+        field("reachable", &EtcdMemberStatus::reachable), field("leader", &EtcdMemberStatus::leader),
+        field("raftIndex", &EtcdMemberStatus::raftIndex), field("dbSize", &EtcdMemberStatus::dbSize),
+        field("dbSizeInUse", &EtcdMemberStatus::dbSizeInUse),
+        field("alarms", &EtcdMemberStatus::alarms), field("message", &EtcdMemberStatus::message));
+  }
+  bool operator==(const EtcdMemberStatus&) const = default;
+};
+
+struct EtcdStatus {
+  // Every member of the tenant's etcd, ordered by name. Empty until the members of the first
+  // start (--initial-cluster-state=new) have all joined.
+  std::vector<EtcdMemberStatus> members;
+  static constexpr auto fields() {
+    return std::make_tuple(field("members", &EtcdStatus::members));
+  }
+  bool operator==(const EtcdStatus&) const = default;
+};
+
 // Counts read from inside the tenant cluster.
 struct WorkloadCounts {
   int32_t total = 0;
@@ -310,6 +350,7 @@ struct ClusterStatus {
   // kubernetes Service's IP and send none). Allocated by the controller, kept for life.
   std::optional<int32_t> gatewayPort;
   std::optional<AddonsStatus> addons;
+  std::optional<EtcdStatus> etcd;
   static constexpr auto fields() {
     return std::make_tuple(
         field("phase", &ClusterStatus::phase), field("conditions", &ClusterStatus::conditions),
@@ -321,7 +362,7 @@ struct ClusterStatus {
         field("pods", &ClusterStatus::pods),
         field("apiServerHealth", &ClusterStatus::apiServerHealth),
         field("gatewayPort", &ClusterStatus::gatewayPort),
-        field("addons", &ClusterStatus::addons));
+        field("addons", &ClusterStatus::addons), field("etcd", &ClusterStatus::etcd));
   }
   bool operator==(const ClusterStatus&) const = default;
 };

@@ -25,6 +25,8 @@ inline constexpr std::string_view kPaused = "Paused";
 inline constexpr std::string_view kUpgradeRefused = "UpgradeRefused";
 inline constexpr std::string_view kPkiReady = "PKIReady";
 inline constexpr std::string_view kEtcdReady = "EtcdReady";
+// Every etcd member answers and none has raised an alarm (NOSPACE says what to do).
+inline constexpr std::string_view kEtcdHealthy = "EtcdHealthy";
 inline constexpr std::string_view kApiServerReady = "APIServerReady";
 inline constexpr std::string_view kControllerManagerReady = "ControllerManagerReady";
 inline constexpr std::string_view kSchedulerReady = "SchedulerReady";

@@ -35,6 +35,20 @@ std::string etcdMemberName(int index) {
   return fmt::format("{}-{}", kEtcdStatefulSetName, index);
 }
 
+std::optional<int> etcdMemberIndex(std::string_view name) {
+  std::string prefix = fmt::format("{}-", kEtcdStatefulSetName);
+  if (!name.starts_with(prefix) || name.size() == prefix.size() ||
+      name.size() > prefix.size() + 3) {
+    return std::nullopt;
+  }
+  int index = 0;
+  for (char c : name.substr(prefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    index = index * 10 + (c - '0');
+  }
+  return index;
+}
+
 std::vector<std::string> etcdMemberDnsNames(const Cluster& cluster, int index) {
   std::string member = etcdMemberName(index);
   std::string ns = tenantNamespace(cluster);

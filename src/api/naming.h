@@ -3,6 +3,7 @@
 // renderers (object names) and the gateway (routes) always agree. Pure; thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,8 @@ std::string publicApiServerUrl(const Cluster& cluster, int port = kPublicApiPort
 std::string internalApiServerUrl(const Cluster& cluster);
 // etcd-<i>
 std::string etcdMemberName(int index);
+// i of etcd-<i>; nullopt for any other name.
+std::optional<int> etcdMemberIndex(std::string_view name);
 // etcd-<i>.etcd.herd-<name>.svc and etcd-<i>.etcd.herd-<name>.svc.cluster.local
 std::vector<std::string> etcdMemberDnsNames(const Cluster& cluster, int index);
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,7 +27,17 @@
 #include "provider/provider.h"
 #include "render/component_spec.h"
 
+namespace herd::etcd {
+class Client;
+}
+
 namespace herd::controller {
+
+// How the controller reaches a tenant's etcd: a client of these members' URLs with the
+// tenant's etcd CA and its apiserver-etcd-client certificate. Injectable for tests.
+using EtcdClientFactory = std::function<Result<std::unique_ptr<etcd::Client>>(
+    const std::vector<std::string>& endpoints, const pki::PkiFiles& files)>;
+EtcdClientFactory defaultEtcdClientFactory();
 
 // Renders a Cluster's control plane (etcd, kube-apiserver, kube-controller-manager,
 // kube-scheduler). Wired to render::renderControlPlane(cluster, platform).
@@ -51,6 +62,12 @@ struct ReconcilerOptions {
   // The Secret in the tenant namespace that holds the admin kubeconfig. A constant for now:
   // the kubernetes provider stores credentials under this name.
   std::string kubeconfig_secret = "admin-kubeconfig";
+  EtcdClientFactory etcd_clients = defaultEtcdClientFactory();
+  // An etcd member is defragmented once this share of its database file is free space that
+  // compaction left, and the file is at least etcd_defrag_min_bytes: below that, the pause of
+  // a defragmentation (the member blocks while it rewrites the file) buys back too little.
+  double etcd_defrag_free_ratio = 0.5;
+  int64_t etcd_defrag_min_bytes = int64_t{64} << 20;
 };
 
 struct Context {

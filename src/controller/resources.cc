@@ -47,6 +47,39 @@ Result<render::ComponentSpec> Context::specFor(render::Component component) {
       fmt::format("the renderer made no spec for {}", componentLabel(component)));
 }
 
+Outcome rollOutComponent(Context& ctx, render::Component component, std::string_view condition,
+                         std::optional<api::ComponentStatus> api::ComponentsStatus::*field) {
+  auto spec = ctx.specFor(component);
+  if (!spec) {
+    ctx.setCondition(condition, false, "RenderFailed", spec.status().message());
+    return Outcome::failed("RenderFailed", spec.status());
+  }
+  auto state = ctx.provider.applyComponent(ctx.cluster, *spec);
+  if (!state) {
+    ctx.setCondition(condition, false, "ApplyFailed", state.status().message());
+    return Outcome::failed("ApplyFailed",
+                           state.status().withContext(fmt::format("apply {}", componentLabel(component))));
+  }
+  if (!ctx.status.components) ctx.status.components.emplace();
+  api::ComponentStatus& out = ((*ctx.status.components).*field).emplace();
+  out.replicas = state->replicas;
+  out.readyReplicas = state->ready_replicas;
+  out.message = state->rolled_out ? "" : state->message;
+  if (state->rolled_out) {
+    ctx.setCondition(condition, true, "RolledOut",
+                     fmt::format("{}/{} replicas ready, running {}", state->ready_replicas,
+                                 state->replicas, spec->version));
+    return Outcome::done();
+  }
+  std::string message =
+      fmt::format("{}/{} replicas run {} and {} are ready{}{}", state->updated_replicas,
+                  state->replicas, spec->version, state->ready_replicas,
+                  state->message.empty() ? "" : ": ", state->message);
+  ctx.setCondition(condition, false, "RollingOut", message);
+  return Outcome::wait("WaitingForRollout", fmt::format("{}: {}", componentLabel(component), message),
+                       ctx.options.poll);
+}
+
 namespace {
 
 // herd.io/cleanup on the Cluster: deletion then waits until the tenant is removed.
@@ -157,35 +190,7 @@ class ComponentResource : public Resource {
   std::string_view name() const override { return componentLabel(component_); }
   std::string_view conditionType() const override { return condition_; }
   Outcome reconcile(Context& ctx) override {
-    auto spec = ctx.specFor(component_);
-    if (!spec) {
-      ctx.setCondition(condition_, false, "RenderFailed", spec.status().message());
-      return Outcome::failed("RenderFailed", spec.status());
-    }
-    auto state = ctx.provider.applyComponent(ctx.cluster, *spec);
-    if (!state) {
-      ctx.setCondition(condition_, false, "ApplyFailed", state.status().message());
-      return Outcome::failed("ApplyFailed",
-                             state.status().withContext(fmt::format("apply {}", name())));
-    }
-    if (!ctx.status.components) ctx.status.components.emplace();
-    api::ComponentStatus& out = ((*ctx.status.components).*field_).emplace();
-    out.replicas = state->replicas;
-    out.readyReplicas = state->ready_replicas;
-    out.message = state->rolled_out ? "" : state->message;
-    if (state->rolled_out) {
-      ctx.setCondition(condition_, true, "RolledOut",
-                       fmt::format("{}/{} replicas ready, running {}", state->ready_replicas,
-                                   state->replicas, spec->version));
-      return Outcome::done();
-    }
-    std::string message =
-        fmt::format("{}/{} replicas run {} and {} are ready{}{}", state->updated_replicas,
-                    state->replicas, spec->version, state->ready_replicas,
-                    state->message.empty() ? "" : ": ", state->message);
-    ctx.setCondition(condition_, false, "RollingOut", message);
-    return Outcome::wait("WaitingForRollout", fmt::format("{}: {}", name(), message),
-                         ctx.options.poll);
+    return rollOutComponent(ctx, component_, condition_, field_);
   }
 
  private:
@@ -294,8 +299,7 @@ std::vector<std::unique_ptr<Resource>> clusterResources() {
   out.push_back(std::make_unique<GatewayPortResource>());
   out.push_back(std::make_unique<TenantResource>());
   out.push_back(std::make_unique<PkiResource>());
-  out.push_back(std::make_unique<ComponentResource>(render::Component::kEtcd, c::kEtcdReady,
-                                                    &ComponentsStatus::etcd));
+  out.push_back(makeEtcdResource());
   out.push_back(std::make_unique<ComponentResource>(
       render::Component::kApiServer, c::kApiServerReady, &ComponentsStatus::apiServer));
   out.push_back(std::make_unique<ComponentResource>(render::Component::kControllerManager,

@@ -15,6 +15,13 @@
 namespace herd::controller {
 
 std::vector<std::unique_ptr<Resource>> clusterResources();
+// etcd: rolled out, its membership grown, shrunk and healed one member at a time, and its
+// members' health in status (etcd_resource.cc).
+std::unique_ptr<Resource> makeEtcdResource();
+// Applies a component's rendered spec and reports it into `field` of status.components and
+// `condition`: done once rolled out, else a wait.
+Outcome rollOutComponent(Context& ctx, render::Component component, std::string_view condition,
+                         std::optional<api::ComponentStatus> api::ComponentsStatus::*field);
 // The addons and the join objects inside the tenant (tenant_objects.cc); last in the walk.
 std::unique_ptr<Resource> makeTenantObjectsResource();
 // The tenant's nodes and pods into status (tenant_objects.cc); after the addons.

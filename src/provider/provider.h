@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/cluster.h"
 #include "common/status.h"
@@ -30,6 +31,17 @@ struct ComponentState {
   bool rolled_out = false;
   std::string message;  // why not, when not
   friend bool operator==(const ComponentState&, const ComponentState&) = default;
+};
+
+// One etcd member of a tenant as herd itself reaches it, and what the provider sees of it.
+struct EtcdEndpoint {
+  std::string name;        // "etcd-1"
+  std::string client_url;  // where herd's etcd client dials it
+  std::string peer_url;    // what its peers dial: the URL herd adds it with
+  // Its data is gone (a wiped directory, a lost volume): it cannot come back as the member it
+  // was. False when the provider cannot tell.
+  bool data_lost = false;
+  friend bool operator==(const EtcdEndpoint&, const EtcdEndpoint&) = default;
 };
 
 class Provider {
@@ -50,6 +62,10 @@ class Provider {
   virtual Result<bool> removeTenant(const api::Cluster& cluster) = 0;
   // The URL at which herd itself reaches the tenant's kube-apiservers.
   virtual std::string apiServerUrl(const api::Cluster& cluster) const = 0;
+  // Every etcd member the tenant's topology places (render::etcdTopologySize of them), in
+  // order: the members that run and those the spec asks for. Empty when herd cannot reach
+  // the members itself; the controller then only rolls etcd out and manages no membership.
+  virtual Result<std::vector<EtcdEndpoint>> etcdEndpoints(const api::Cluster& cluster) = 0;
 };
 
 }  // namespace herd::provider

@@ -109,6 +109,15 @@ struct ComponentSpec {
   // members differ only in $(HERD_MEMBER), as in the kubernetes provider.
   // render::expandMemberArgs (render.h) gives one member's arguments with both expanded.
   std::map<std::string, std::map<std::string, std::string>> member_env;
+  // Per member ("etcd-1" -> {"ETCD_INITIAL_CLUSTER": "...", ...}): settings, in the
+  // environment, that a member reads only when it starts on an empty data directory (etcd's
+  // --initial-cluster and --initial-cluster-state). They differ between the members that
+  // bootstrap a cluster together, the one joining it now, and the others, which are given
+  // settings that refuse to start on lost data rather than rejoin under their old identity.
+  // A member that has data ignores them, so a change of them alone is no reason to restart
+  // it; they are the environment rather than arguments so that a provider can change what a
+  // member would restart with without changing its command line.
+  std::map<std::string, std::map<std::string, std::string>> bootstrap_env;
   friend bool operator==(const ComponentSpec&, const ComponentSpec&) = default;
 };
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "api/naming.h"
 #include "api/quantity.h"
@@ -156,11 +157,20 @@ Status checkListenPort(std::string_view component, std::string_view what, const 
   return Status::ok();
 }
 
-Status checkTopology(const Topology& t, const api::ControlPlaneSpec& cp) {
-  int32_t etcd_members = *cp.etcd.replicas;
+Status checkTopology(const Topology& t, const api::Cluster& cluster) {
+  const api::ControlPlaneSpec& cp = cluster.spec.controlPlane;
+  int32_t etcd_members = etcdTopologySize(cluster);
   if (t.etcd_members.size() != static_cast<size_t>(etcd_members)) {
     return Status::invalid(fmt::format("topology: {} etcd member addresses for {} members",
                                        t.etcd_members.size(), etcd_members));
+  }
+  if (cluster.status && cluster.status->etcd) {
+    for (const auto& m : cluster.status->etcd->members) {
+      if (!api::etcdMemberIndex(m.name)) {
+        return Status::invalid(fmt::format(
+            "status.etcd.members: \"{}\" is not the name of an etcd member (etcd-<i>)", m.name));
+      }
+    }
   }
   for (const auto& m : t.etcd_members) {
     if (m.name.empty() || m.client_url.empty() || m.peer_url.empty()) {
@@ -259,11 +269,51 @@ std::string image(const Input& in, std::string_view name, std::string_view tag) 
   return fmt::format("{}/{}:{}", in.platform.image_registry, name, tag);
 }
 
+// Each member's --initial-cluster and --initial-cluster-state, as the environment etcd reads
+// them from (ComponentSpec::bootstrap_env). Before status.etcd records a membership, every
+// member bootstraps the cluster together ("new", all of them). After, the member herd has just
+// added joins the members recorded ("existing", which etcd checks against its member list: the
+// same members, the same peer URLs). Every other member gets itself alone as an existing
+// cluster: settings that a member with data ignores and that a member whose data is gone
+// refuses to start with (it finds no peer to ask), so that a lost member never comes back under
+// its old identity with an empty log; herd removes it and adds it afresh instead.
+std::map<std::string, std::map<std::string, std::string>> etcdBootstrapEnv(const Input& in,
+                                                                           int32_t running) {
+  const Topology& t = in.topology;
+  auto entry = [&](const EtcdMemberAddress& m) { return fmt::format("{}={}", m.name, m.peer_url); };
+  auto settings = [](std::string initial, std::string state) {
+    return std::map<std::string, std::string>{{"ETCD_INITIAL_CLUSTER", std::move(initial)},
+                                              {"ETCD_INITIAL_CLUSTER_STATE", std::move(state)}};
+  };
+  std::map<std::string, std::map<std::string, std::string>> out;
+  const std::vector<api::EtcdMemberStatus>* recorded = nullptr;
+  if (in.cluster.status && in.cluster.status->etcd && !in.cluster.status->etcd->members.empty()) {
+    recorded = &in.cluster.status->etcd->members;
+  }
+  if (recorded == nullptr) {
+    std::vector<std::string> all;
+    for (int32_t i = 0; i < running; ++i) all.push_back(entry(t.etcd_members[i]));
+    for (int32_t i = 0; i < running; ++i) out[t.etcd_members[i].name] = settings(join(all, ","), "new");
+    return out;
+  }
+  std::vector<std::string> members;
+  std::set<std::string> joining;
+  for (const auto& m : *recorded) {
+    members.push_back(entry(t.etcd_members[*api::etcdMemberIndex(m.name)]));
+    if (m.joining) joining.insert(m.name);
+  }
+  std::sort(members.begin(), members.end());
+  for (int32_t i = 0; i < running; ++i) {
+    const EtcdMemberAddress& m = t.etcd_members[i];
+    out[m.name] = settings(joining.contains(m.name) ? join(members, ",") : entry(m), "existing");
+  }
+  return out;
+}
+
 Result<ComponentSpec> renderEtcd(const Input& in) {
   const Topology& t = in.topology;
   const api::EtcdSpec& etcd = in.cluster.spec.controlPlane.etcd;
-  std::vector<std::string> initial;
-  for (const auto& m : t.etcd_members) initial.push_back(fmt::format("{}={}", m.name, m.peer_url));
+  const int32_t running = etcdMembersToRun(in.cluster);
   long double volume = api::parseQuantity(etcd.storageSize->text).value();
   auto quota = static_cast<long long>(
       std::floor(std::min(volume * kEtcdQuotaShareOfVolume, kMaxEtcdQuotaBytes)));
@@ -279,8 +329,6 @@ Result<ComponentSpec> renderEtcd(const Input& in) {
       {"data-dir", std::string(kEtcdDataDir)},
       {"initial-advertise-peer-urls",
        fmt::format("https://{}:{}", t.etcd_advertise_host, t.etcd_peer.arg())},
-      {"initial-cluster", join(initial, ",")},
-      {"initial-cluster-state", "new"},
       // Unique per tenant, so members of two tenants can never join each other's cluster.
       {"initial-cluster-token", api::tenantNamespace(in.cluster)},
       {"key-file", mounted("pki/etcd/server.key")},
@@ -317,17 +365,22 @@ Result<ComponentSpec> renderEtcd(const Input& in) {
   s.readiness = probe(kHttp, "/health", t.etcd_metrics, kReadinessFailureThreshold);
   s.liveness = probe(kHttp, "/health", t.etcd_metrics, kLivenessFailureThreshold);
   s.resources = etcd.resources;
-  s.replicas = *etcd.replicas;
+  s.replicas = running;
   s.volumes = {{"data", std::string(kEtcdDataDir), etcd.storageSize->text}};
   s.member_env = t.etcd_member_env;
+  s.bootstrap_env = etcdBootstrapEnv(in, running);
   return s;
 }
 
 Result<ComponentSpec> renderApiServer(const Input& in) {
   const Topology& t = in.topology;
   const api::Cluster& c = in.cluster;
+  // The members the spec asks for: while etcd grows or shrinks towards them, a client skips
+  // one that is not there (yet, or any more).
   std::vector<std::string> servers;
-  for (const auto& m : t.etcd_members) servers.push_back(m.client_url);
+  for (int32_t i = 0; i < *c.spec.controlPlane.etcd.replicas; ++i) {
+    servers.push_back(t.etcd_members[i].client_url);
+  }
   HERD_ASSIGN_OR_RETURN(std::string egress, renderEgressSelectorConfig(in.platform));
 
   Flags flags = {
@@ -540,7 +593,7 @@ Result<std::vector<ComponentSpec>> renderControlPlane(const api::Cluster& cluste
   const api::KubernetesRelease* release = nullptr;
   HERD_RETURN_IF_ERROR(checkCluster(cluster, &release));
   HERD_RETURN_IF_ERROR(checkPlatform(platform));
-  HERD_RETURN_IF_ERROR(checkTopology(topology, cluster.spec.controlPlane));
+  HERD_RETURN_IF_ERROR(checkTopology(topology, cluster));
   Input in{cluster, platform, topology, release, std::string(release->patch)};
   // "1.32.4" asks for that patch release; "1.32" for the one the table runs.
   if (cluster.spec.version->size() > release->minor.size())
@@ -594,7 +647,8 @@ nlohmann::json toJson(const ComponentSpec& s) {
             {"limits", quantitiesJson(s.resources.limits)}}},
           {"replicas", s.replicas},
           {"volumes", volumes},
-          {"memberEnv", s.member_env}};
+          {"memberEnv", s.member_env},
+          {"bootstrapEnv", s.bootstrap_env}};
 }
 
 nlohmann::json toJson(const std::vector<ComponentSpec>& specs) {

@@ -76,6 +76,14 @@ struct Topology {
   friend bool operator==(const Topology&, const Topology&) = default;
 };
 
+// How many etcd members run now (the workload's replicas): the bootstrap's
+// spec.controlPlane.etcd.replicas until status.etcd records the membership, then up to the
+// highest member recorded, so that a member being replaced keeps its place and the members
+// beyond it keep theirs.
+int32_t etcdMembersToRun(const api::Cluster& cluster);
+// How many etcd members a topology lists: those that run and those the spec asks for.
+int32_t etcdTopologySize(const api::Cluster& cluster);
+
 // The in-seed topology of a defaulted `cluster`: etcd members etcd-<i>.etcd.herd-<name>.svc
 // (api/naming.h) on 2379 (client) and 2380 (peer), kube-apiserver on 6443.
 Topology kubernetesTopology(const api::Cluster& cluster);

@@ -154,4 +154,8 @@ std::string FakeProvider::apiServerUrl(const api::Cluster& cluster) const {
   return "https://kube-apiserver.herd-" + cluster.metadata.name + ".svc:6443";
 }
 
+Result<std::vector<provider::EtcdEndpoint>> FakeProvider::etcdEndpoints(const api::Cluster&) {
+  return std::vector<provider::EtcdEndpoint>{};  // no etcd runs here: nothing to manage
+}
+
 }  // namespace herd::testing

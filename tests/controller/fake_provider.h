@@ -52,6 +52,7 @@ class FakeProvider : public provider::Provider {
                                                   const render::ComponentSpec& spec) override;
   Result<bool> removeTenant(const api::Cluster& cluster) override;
   std::string apiServerUrl(const api::Cluster& cluster) const override;
+  Result<std::vector<provider::EtcdEndpoint>> etcdEndpoints(const api::Cluster& cluster) override;
 
  private:
   struct Workload {

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "api/defaults.h"
+#include "api/naming.h"
 #include "api/versions.h"
 #include "pki/tenant_pki.h"
 #include "render/mounts.h"
@@ -208,14 +209,19 @@ TEST(RenderTest, EtcdMembersKnowEachOtherAndTheirTls) {
   const ComponentSpec& etcd = specOf(specs, Component::kEtcd);
   EXPECT_EQ(etcd.replicas, 5);
   EXPECT_EQ(argValue(etcd, "name"), "$(HERD_MEMBER)");
-  std::string initial = argValue(etcd, "initial-cluster");
-  for (int i = 0; i < 5; ++i) {
-    std::string member = "etcd-" + std::to_string(i);
-    EXPECT_NE(initial.find(member + "=https://" + member + ".etcd.herd-maximal.svc:2380"),
-              std::string::npos)
-        << initial;
+  // A fresh cluster: all five bootstrap it together.
+  ASSERT_EQ(etcd.bootstrap_env.size(), 5u);
+  for (const auto& [member, env] : etcd.bootstrap_env) {
+    std::string initial = env.at("ETCD_INITIAL_CLUSTER");
+    for (int i = 0; i < 5; ++i) {
+      std::string name = "etcd-" + std::to_string(i);
+      EXPECT_NE(initial.find(name + "=https://" + name + ".etcd.herd-maximal.svc:2380"),
+                std::string::npos)
+          << initial;
+    }
+    EXPECT_EQ(env.at("ETCD_INITIAL_CLUSTER_STATE"), "new") << member;
   }
-  EXPECT_EQ(argValue(etcd, "initial-cluster-state"), "new");
+  EXPECT_EQ(argValue(etcd, "initial-cluster"), "") << "in the environment, not the arguments";
   EXPECT_EQ(argValue(etcd, "initial-cluster-token"), "herd-maximal");
   EXPECT_EQ(argValue(etcd, "advertise-client-urls"),
             "https://$(HERD_MEMBER).etcd.herd-maximal.svc:2379");
@@ -499,9 +505,9 @@ TEST(TopologyTest, OneSpecServesMembersOnOneAddressWithTheirOwnPorts) {
   EXPECT_TRUE(args.contains("--advertise-client-urls=https://127.0.0.1:20003"));
   EXPECT_TRUE(args.contains("--listen-peer-urls=https://127.0.0.1:20004"));
   EXPECT_TRUE(args.contains("--listen-metrics-urls=http://127.0.0.1:20102"));
-  EXPECT_TRUE(
-      args.contains("--initial-cluster=etcd-0=https://127.0.0.1:20002,"
-                    "etcd-1=https://127.0.0.1:20004,etcd-2=https://127.0.0.1:20006"));
+  EXPECT_EQ(etcd.bootstrap_env.at("etcd-1").at("ETCD_INITIAL_CLUSTER"),
+            "etcd-0=https://127.0.0.1:20002,etcd-1=https://127.0.0.1:20004,"
+            "etcd-2=https://127.0.0.1:20006");
   for (const auto& a : *member1) EXPECT_EQ(a.find("$("), std::string::npos) << a;
   ASSERT_TRUE(etcd.liveness.has_value());
   EXPECT_EQ(etcd.liveness->port_env, "HERD_METRICS_PORT");
@@ -540,6 +546,68 @@ TEST(TopologyTest, InTheSeedMembersDifferOnlyInTheirName) {
   ASSERT_TRUE(expanded.isOk());
   std::set<std::string> args(expanded->begin(), expanded->end());
   EXPECT_TRUE(args.contains("--advertise-client-urls=https://etcd-2.etcd.herd-demo.svc:2379"));
+}
+
+}  // namespace
+}  // namespace herd::render
+
+namespace herd::render {
+namespace {
+
+api::EtcdMemberStatus recordedMember(std::string name, bool joining = false) {
+  api::EtcdMemberStatus m;
+  m.name = std::move(name);
+  m.id = "1";
+  m.learner = joining;
+  m.joining = joining;
+  return m;
+}
+
+// Once status.etcd records the membership, the spec follows it: as many members run as are
+// recorded (a gap keeps its place), the one herd has just added joins the recorded members,
+// and every other member gets settings that refuse to start on an empty data directory.
+TEST(RenderTest, EtcdFollowsTheRecordedMembershipAndOnlyTheJoiningMemberMayJoin) {
+  api::Cluster c = defaultCluster();
+  c.spec.controlPlane.etcd.replicas = 5;
+  c.status.emplace();
+  c.status->etcd.emplace();
+  c.status->etcd->members = {recordedMember("etcd-0"), recordedMember("etcd-1"),
+                             recordedMember("etcd-2"), recordedMember("etcd-3", true)};
+  auto specs = renderOrDie(c, testPlatform());
+  const ComponentSpec& etcd = specOf(specs, Component::kEtcd);
+  EXPECT_EQ(etcd.replicas, 4);
+  ASSERT_EQ(etcd.bootstrap_env.size(), 4u);
+  const auto& joining = etcd.bootstrap_env.at("etcd-3");
+  EXPECT_EQ(joining.at("ETCD_INITIAL_CLUSTER_STATE"), "existing");
+  EXPECT_EQ(joining.at("ETCD_INITIAL_CLUSTER"),
+            "etcd-0=https://etcd-0.etcd.herd-demo.svc:2380,"
+            "etcd-1=https://etcd-1.etcd.herd-demo.svc:2380,"
+            "etcd-2=https://etcd-2.etcd.herd-demo.svc:2380,"
+            "etcd-3=https://etcd-3.etcd.herd-demo.svc:2380");
+  const auto& settled = etcd.bootstrap_env.at("etcd-1");
+  EXPECT_EQ(settled.at("ETCD_INITIAL_CLUSTER_STATE"), "existing");
+  EXPECT_EQ(settled.at("ETCD_INITIAL_CLUSTER"), "etcd-1=https://etcd-1.etcd.herd-demo.svc:2380");
+  // The apiservers are pointed at the members the spec asks for.
+  const ComponentSpec& api = specOf(specs, Component::kApiServer);
+  EXPECT_NE(argValue(api, "etcd-servers").find("etcd-4.etcd.herd-demo.svc:2379"),
+            std::string::npos);
+
+  // etcd-1 removed to be replaced: etcd-2 keeps running in its place.
+  c.status->etcd->members = {recordedMember("etcd-0"), recordedMember("etcd-2")};
+  c.spec.controlPlane.etcd.replicas = 3;
+  auto replaced = renderOrDie(c, testPlatform());
+  EXPECT_EQ(specOf(replaced, Component::kEtcd).replicas, 3);
+  // Shrinking from five recorded to three asked: all five keep running until removed.
+  c.status->etcd->members.clear();
+  for (int i = 0; i < 5; ++i) c.status->etcd->members.push_back(recordedMember(api::etcdMemberName(i)));
+  auto shrinking = renderOrDie(c, testPlatform());
+  EXPECT_EQ(specOf(shrinking, Component::kEtcd).replicas, 5);
+  EXPECT_EQ(argValue(specOf(shrinking, Component::kApiServer), "etcd-servers")
+                .find("etcd-3."),
+            std::string::npos);
+  // A recorded name that is no member's is refused.
+  c.status->etcd->members = {recordedMember("etcd-x")};
+  EXPECT_FALSE(renderControlPlane(c, testPlatform()).isOk());
 }
 
 }  // namespace

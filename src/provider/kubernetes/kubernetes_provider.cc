@@ -6,6 +6,7 @@
 
 #include "api/naming.h"
 #include "provider/kubernetes/credentials.h"
+#include "render/topology.h"
 
 namespace herd::provider::kubernetes {
 
@@ -177,6 +178,16 @@ Result<bool> KubernetesProvider::removeTenant(const api::Cluster& cluster) {
 
 std::string KubernetesProvider::apiServerUrl(const api::Cluster& cluster) const {
   return api::internalApiServerUrl(cluster);
+}
+
+// Each member by its stable name under the StatefulSet's headless Service, which resolves in
+// the seed where herd runs. Whether a member's volume was lost cannot be seen from here.
+Result<std::vector<EtcdEndpoint>> KubernetesProvider::etcdEndpoints(const api::Cluster& cluster) {
+  std::vector<EtcdEndpoint> out;
+  for (const auto& m : render::kubernetesTopology(cluster).etcd_members) {
+    out.push_back({m.name, m.client_url, m.peer_url, false});
+  }
+  return out;
 }
 
 }  // namespace herd::provider::kubernetes

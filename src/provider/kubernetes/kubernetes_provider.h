@@ -41,6 +41,7 @@ class KubernetesProvider : public Provider {
                                         const render::ComponentSpec& spec) override;
   Result<bool> removeTenant(const api::Cluster& cluster) override;
   std::string apiServerUrl(const api::Cluster& cluster) const override;
+  Result<std::vector<EtcdEndpoint>> etcdEndpoints(const api::Cluster& cluster) override;
 
  private:
   // The live object after converging it to `desired` (written only if its digest changed).

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <set>
 
 #include "api/naming.h"
@@ -139,6 +140,27 @@ std::string filesDigest(const ComponentSpec& spec) {
   return sha256Hex(all);
 }
 
+// A StatefulSet has one pod template, so its members share one set of bootstrap settings:
+// those of the member that lists the most members in its initial cluster (the bootstrap's,
+// all alike, or the member joining now), else the highest member's. Members with data ignore
+// them. A change of them changes the template, which the StatefulSet rolls one member at a time.
+const std::map<std::string, std::string>* podBootstrapEnv(const ComponentSpec& spec) {
+  const std::map<std::string, std::string>* chosen = nullptr;
+  size_t most = 0;
+  for (const auto& [member, env] : spec.bootstrap_env) {
+    size_t listed = 0;
+    if (auto it = env.find("ETCD_INITIAL_CLUSTER"); it != env.end()) {
+      listed = 1 + std::count(it->second.begin(), it->second.end(), ',');
+    }
+    // Members come in name order; ">=" keeps the highest of a tie.
+    if (chosen == nullptr || listed >= most) {
+      chosen = &env;
+      most = listed;
+    }
+  }
+  return chosen;
+}
+
 Result<json> podTemplate(const api::Cluster& cluster, const ComponentSpec& spec) {
   HERD_RETURN_IF_ERROR(checkFiles(spec));
   const std::string_view component = componentLabel(spec.component);
@@ -151,6 +173,9 @@ Result<json> podTemplate(const api::Cluster& cluster, const ComponentSpec& spec)
                                          spec.name, name));
     }
     env.push_back({{"name", name}, {"value", value}});
+  }
+  if (const auto* bootstrap = podBootstrapEnv(spec)) {
+    for (const auto& [name, value] : *bootstrap) env.push_back({{"name", name}, {"value", value}});
   }
   json ports = json::array();
   for (const auto& p : spec.ports) {

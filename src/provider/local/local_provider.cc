@@ -143,8 +143,31 @@ struct Desired {
   std::string member;
   std::string dir;
   ProcessSpec process;
-  std::string digest;
+  std::string digest;            // of everything it runs with but its bootstrap settings
+  std::string bootstrap_digest;  // of those (ComponentSpec::bootstrap_env)
+  bool has_data = true;          // false: a stateful member whose data directory is empty
+  // What the member's digest file and running_ hold.
+  std::string record() const { return digest + " " + bootstrap_digest; }
 };
+
+// The two digests of a record (Desired::record); a record of an older herd has no bootstrap one.
+std::pair<std::string, std::string> splitRecord(std::string_view record) {
+  while (!record.empty() && record.back() == '\n') record.remove_suffix(1);
+  size_t space = record.find(' ');
+  if (space == std::string_view::npos) return {std::string(record), ""};
+  return {std::string(record.substr(0, space)), std::string(record.substr(space + 1))};
+}
+
+// Whether an etcd member has data of its own: a write-ahead log, which etcd writes before it
+// first joins and which nothing but its data's loss takes away.
+bool etcdHasData(const std::string& member_dir) {
+  std::error_code ec;
+  std::string wal = hostPath(member_dir, render::kEtcdDataDir) + "/member/wal";
+  for (const auto& entry : std::filesystem::directory_iterator(wal, ec)) {
+    if (entry.path().extension() == ".wal") return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -284,7 +307,7 @@ Result<render::Topology> LocalProvider::topology(const api::Cluster& cluster) {
   t.etcd_client = {0, "HERD_ETCD_CLIENT_PORT"};
   t.etcd_peer = {0, "HERD_ETCD_PEER_PORT"};
   t.etcd_metrics = {0, "HERD_ETCD_METRICS_PORT"};
-  for (int i = 0; i < cp.etcd.replicas.value_or(1); ++i) {
+  for (int i = 0; i < render::etcdTopologySize(cluster); ++i) {
     std::string member = api::etcdMemberName(i);
     HERD_ASSIGN_OR_RETURN(int client, port(member, "client"));
     HERD_ASSIGN_OR_RETURN(int peer, port(member, "peer"));
@@ -336,6 +359,18 @@ std::string LocalProvider::apiServerUrl(const api::Cluster& cluster) const {
   return fmt::format("https://{}:{}", options_.address, port->second);
 }
 
+Result<std::vector<EtcdEndpoint>> LocalProvider::etcdEndpoints(const api::Cluster& cluster) {
+  HERD_ASSIGN_OR_RETURN(render::Topology t, topology(cluster));
+  std::lock_guard lock(mu_);
+  HERD_ASSIGN_OR_RETURN(TenantState * state, tenant(cluster.metadata.name));
+  std::vector<EtcdEndpoint> out;
+  for (const auto& m : t.etcd_members) {
+    HERD_ASSIGN_OR_RETURN(std::string dir, state->memberDir(m.name));
+    out.push_back({m.name, m.client_url, m.peer_url, !etcdHasData(dir)});
+  }
+  return out;
+}
+
 Result<ComponentState> LocalProvider::applyComponent(const api::Cluster& cluster,
                                                      const render::ComponentSpec& spec) {
   std::lock_guard lock(mu_);
@@ -372,6 +407,14 @@ Result<ComponentState> LocalProvider::apply(const api::Cluster& cluster,
     for (const auto& [k, v] : spec.env) d.process.env.push_back(k + "=" + v);
     d.process.env.push_back(fmt::format("{}={}", render::kMemberEnv, d.member));
     for (const auto& e : d.process.env) fingerprint += e + '\0';
+    std::string bootstrap;
+    if (auto it = spec.bootstrap_env.find(d.member); it != spec.bootstrap_env.end()) {
+      for (const auto& [k, v] : it->second) {
+        d.process.env.push_back(k + "=" + v);
+        bootstrap += k + "=" + v + '\0';
+      }
+    }
+    d.bootstrap_digest = sha256Hex(bootstrap);
     for (const auto& f : spec.files) {
       std::string data = rewriteContent(f.content, roots, d.dir);
       if (!f.pki_file.empty()) {
@@ -401,6 +444,7 @@ Result<ComponentState> LocalProvider::apply(const api::Cluster& cluster,
                                     options_.address);
     d.process.liveness = httpProbe(spec.liveness, member_env, options_.address);
     d.digest = sha256Hex(fingerprint);
+    if (spec.component == render::Component::kEtcd) d.has_data = etcdHasData(d.dir);
     desired.push_back(std::move(d));
   }
 
@@ -422,8 +466,11 @@ Result<ComponentState> LocalProvider::apply(const api::Cluster& cluster,
   }
 
   auto record = [&](const Desired& d) -> Status {
-    running_[d.process.name] = d.digest;
-    return files::writeAtomic(d.dir + "/" + std::string(kDigestFile), d.digest + "\n", 0600);
+    running_[d.process.name] = d.record();
+    return files::writeAtomic(d.dir + "/" + std::string(kDigestFile), d.record() + "\n", 0600);
+  };
+  auto updated = [&](const Desired& d) {
+    return splitRecord(running_[d.process.name]).first == d.digest;
   };
   auto isReady = [&](const Desired& d) {
     auto s = supervisor_.status(d.process.name);
@@ -434,16 +481,31 @@ Result<ComponentState> LocalProvider::apply(const api::Cluster& cluster,
     // Not supervised by this herd: the process a previous herd left runs this very spec
     // (adopted), or it runs another and is stopped first, so that a member never runs twice.
     auto recorded = files::read(d.dir + "/" + std::string(kDigestFile));
-    if (!recorded || *recorded != d.digest + "\n") {
+    if (!recorded || splitRecord(*recorded).first != d.digest) {
       HERD_RETURN_IF_ERROR(stopRecorded(d.process.pid_path, options_.supervisor.grace));
     }
     HERD_RETURN_IF_ERROR(supervisor_.add(d.process));
     HERD_RETURN_IF_ERROR(record(d));
   }
+  // New bootstrap settings alone: a member with data ignores them, so it keeps running and
+  // only a restart would see them; a member without data starts afresh with them (it serves
+  // nothing, so this waits for no one).
+  for (const auto& d : desired) {
+    auto [digest, bootstrap] = splitRecord(running_[d.process.name]);
+    if (digest != d.digest || bootstrap == d.bootstrap_digest) continue;
+    if (d.has_data) {
+      HERD_RETURN_IF_ERROR(supervisor_.setEnv(d.process.name, d.process.env));
+    } else {
+      log::forCluster(name).info("restarting a member without data", {{"member", d.member}});
+      HERD_RETURN_IF_ERROR(supervisor_.remove(d.process.name));
+      HERD_RETURN_IF_ERROR(supervisor_.add(d.process));
+    }
+    HERD_RETURN_IF_ERROR(record(d));
+  }
   // One outdated member at a time, and only while every other member is ready: a member just
   // replaced is not ready until its probe passes, so the next waits for it.
   for (const auto& d : desired) {
-    if (running_[d.process.name] == d.digest) continue;
+    if (updated(d)) continue;
     bool others_fine = std::all_of(desired.begin(), desired.end(),
                                    [&](const Desired& o) { return &o == &d || isReady(o); });
     if (!others_fine) break;
@@ -461,12 +523,12 @@ Result<ComponentState> LocalProvider::apply(const api::Cluster& cluster,
   for (const auto& d : desired) {
     bool ready = isReady(d);
     readiness.push_back(ready);
-    bool updated = running_[d.process.name] == d.digest;
+    bool current = updated(d);
     out.ready_replicas += ready ? 1 : 0;
-    out.updated_replicas += updated ? 1 : 0;
-    if (!ready || !updated) {
+    out.updated_replicas += current ? 1 : 0;
+    if (!ready || !current) {
       auto s = supervisor_.status(d.process.name);
-      std::string why = !updated ? "outdated" : "not ready";
+      std::string why = !current ? "outdated" : "not ready";
       if (s && s->restarts > 0)
         why += fmt::format(", {} restarts, last {}", s->restarts, s->last_exit);
       waiting.push_back(fmt::format("{} ({})", d.member, why));

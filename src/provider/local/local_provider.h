@@ -66,6 +66,9 @@ class LocalProvider : public Provider {
                                         const render::ComponentSpec& spec) override;
   Result<bool> removeTenant(const api::Cluster& cluster) override;
   std::string apiServerUrl(const api::Cluster& cluster) const override;
+  // The members' loopback URLs; a member's data is lost when its data directory holds no
+  // write-ahead log (wiped, or never written).
+  Result<std::vector<EtcdEndpoint>> etcdEndpoints(const api::Cluster& cluster) override;
 
   // The tenant's topology: its members' ports on the loopback address, allocated on first use
   // and kept for the tenant's life. The renderer takes it (render::renderControlPlane).

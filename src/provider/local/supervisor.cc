@@ -375,6 +375,17 @@ Status Supervisor::add(ProcessSpec spec) {
   return Status::ok();
 }
 
+Status Supervisor::setEnv(const std::string& name, std::vector<std::string> env) {
+  std::lock_guard lock(state_->mu);
+  for (auto& m : state_->procs) {
+    if (m->spec.name == name) {
+      m->spec.env = std::move(env);
+      return Status::ok();
+    }
+  }
+  return Status::notFound(fmt::format("{} is not supervised", name));
+}
+
 Status Supervisor::remove(const std::string& name) {
   std::lock_guard lock(state_->mu);
   auto& procs = state_->procs;

@@ -86,6 +86,8 @@ class Supervisor {
   // Supervises `spec`: adopts its running process (see above) or starts it. A name already
   // supervised is an error; change a process by remove() then add().
   Status add(ProcessSpec spec);
+  // The environment the process gets when it is next started; the running one keeps its own.
+  Status setEnv(const std::string& name, std::vector<std::string> env);
   // Stops the process (SIGTERM, grace, SIGKILL), removes its pid file and forgets it.
   Status remove(const std::string& name);
   std::optional<ProcessStatus> status(const std::string& name) const;

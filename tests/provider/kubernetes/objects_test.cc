@@ -201,6 +201,35 @@ TEST(ObjectsTest, EtcdIsAStatefulSetOfNamedMembers) {
       plain->back()["spec"]["volumeClaimTemplates"][0]["spec"].contains("storageClassName"));
 }
 
+// One pod template serves every member: it carries the bootstrap settings of the member that
+// joins now (it lists the most members), which the members with data ignore.
+TEST(ObjectsTest, TheEtcdTemplateCarriesTheJoiningMembersBootstrapSettings) {
+  render::ComponentSpec etcd = testdata::etcdSpec();
+  auto settings = [](std::string initial) {
+    return std::map<std::string, std::string>{{"ETCD_INITIAL_CLUSTER", std::move(initial)},
+                                              {"ETCD_INITIAL_CLUSTER_STATE", "existing"}};
+  };
+  etcd.bootstrap_env = {{"etcd-0", settings("etcd-0=https://a:2380")},
+                        {"etcd-1", settings("etcd-0=https://a:2380,etcd-1=https://b:2380")},
+                        {"etcd-2", settings("etcd-2=https://c:2380")}};
+  auto envOf = [](const std::vector<json>& objects) {
+    std::map<std::string, std::string> out;
+    const json* sts = find(objects, "StatefulSet", "etcd");
+    EXPECT_NE(sts, nullptr);
+    if (sts == nullptr) return out;
+    for (const auto& e : (*sts)["spec"]["template"]["spec"]["containers"][0]["env"]) {
+      if (e.contains("value")) out[e["name"]] = e["value"];
+    }
+    return out;
+  };
+  auto env = envOf(objectsOf(etcd));
+  EXPECT_EQ(env["ETCD_INITIAL_CLUSTER"], "etcd-0=https://a:2380,etcd-1=https://b:2380");
+  EXPECT_EQ(env["ETCD_INITIAL_CLUSTER_STATE"], "existing");
+  // Nobody joining: the highest member's.
+  etcd.bootstrap_env["etcd-1"] = settings("etcd-1=https://b:2380");
+  EXPECT_EQ(envOf(objectsOf(etcd))["ETCD_INITIAL_CLUSTER"], "etcd-2=https://c:2380");
+}
+
 TEST(ObjectsTest, EveryFileIsMountedAtItsPathWithItsMode) {
   for (const auto& spec : testdata::allSpecs()) {
     auto objects = objectsOf(spec);

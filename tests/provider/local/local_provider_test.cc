@@ -3,6 +3,7 @@
 #include "provider/local/local_provider.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -215,6 +216,48 @@ TEST_F(LocalProviderTest, AMemberLeftRunningAnotherSpecIsStoppedBeforeItsSuccess
   EXPECT_NE(now[0].pid, old->pid());
   auto args = processCommandLine(now[0].pid);
   EXPECT_NE(std::find(args.begin(), args.end(), "--heartbeat-interval=150"), args.end());
+}
+
+// Bootstrap settings are read only on an empty data directory: a member with data keeps
+// running when they change, and restarts with them only once its data is gone. The settings
+// herd gives a settled member (itself alone, "existing") make etcd refuse to start on lost
+// data, and the provider reports the loss.
+TEST_F(LocalProviderTest, BootstrapSettingsRestartNoMemberWithDataAndALostMemberIsRefusedAndSeen) {
+  api::Cluster single = cluster_;
+  single.spec.controlPlane.etcd.replicas = 1;
+  render::ComponentSpec spec = etcdSpec(single);
+  ASSERT_EQ(spec.bootstrap_env.at("etcd-0").at("ETCD_INITIAL_CLUSTER_STATE"), "new");
+  ASSERT_TRUE(rollOut(spec)) << last_;
+  ASSERT_EQ(etcdctl({"put", "/herd/probe", "kept"}).exit_code, 0);
+  pid_t first = provider_->processes().at(0).pid;
+  auto endpoints = provider_->etcdEndpoints(single);
+  ASSERT_TRUE(endpoints.isOk()) << endpoints.status().toString();
+  ASSERT_EQ(endpoints->size(), 1u);
+  EXPECT_FALSE((*endpoints)[0].data_lost);
+
+  render::ComponentSpec settled = spec;
+  auto& env = settled.bootstrap_env["etcd-0"];
+  env["ETCD_INITIAL_CLUSTER_STATE"] = "existing";
+  env["ETCD_INITIAL_CLUSTER"] = "etcd-0=" + (*endpoints)[0].peer_url;
+  ASSERT_TRUE(rollOut(settled)) << last_;
+  EXPECT_EQ(provider_->processes().at(0).pid, first) << "restarted for bootstrap settings alone";
+
+  // The data goes and the member dies: it restarts with the settled settings and refuses.
+  std::filesystem::remove_all(dir_.file("tenants") + "/demo/etcd-0/var/lib/etcd/member");
+  ASSERT_EQ(::kill(first, SIGKILL), 0);
+  ASSERT_TRUE(testing::eventually(
+      [&] {
+        auto s = provider_->processes().at(0);
+        return s.restarts >= 2 && s.last_exit == "exit code 1";
+      },
+      60s))
+      << provider_->processes().at(0).last_exit;
+  auto log = files::read(dir_.file("tenants") + "/demo/etcd-0/etcd-0.log");
+  ASSERT_TRUE(log.isOk());
+  EXPECT_NE(log->find("cannot fetch cluster info from peer urls"), std::string::npos);
+  endpoints = provider_->etcdEndpoints(single);
+  ASSERT_TRUE(endpoints.isOk());
+  EXPECT_TRUE((*endpoints)[0].data_lost);
 }
 
 }  // namespace
