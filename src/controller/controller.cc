@@ -6,6 +6,7 @@
 
 #include "api/cluster.h"
 #include "common/log.h"
+#include "controller/tenant_metrics.h"
 #include "kube/herd_resources.h"
 
 namespace herd::controller {
@@ -37,6 +38,7 @@ struct ControllerView {
   Controller* controller = nullptr;
   std::function<size_t()> queue_depth;
   std::function<std::map<std::string, int>()> phases;
+  ClusterVisitor for_each;
 };
 
 namespace {
@@ -68,6 +70,7 @@ void dropView(Controller* c) {
   v->controller = nullptr;
   v->queue_depth = nullptr;
   v->phases = nullptr;
+  v->for_each = nullptr;
 }
 }  // namespace
 
@@ -170,6 +173,9 @@ void Controller::registerMetrics() {
       });
       return by_phase;
     };
+    view->for_each = [this](const std::function<void(const json&)>& visit) {
+      clusters_->forEach(visit);
+    };
   }
   Status s = registry->collect(
       metrics::Type::kGauge,
@@ -186,6 +192,11 @@ void Controller::registerMetrics() {
                           if (!view->phases) return;
                           for (const auto& [phase, n] : view->phases()) sink.add({phase}, n);
                         });
+  if (!s) warn(s);
+  s = registerTenantMetrics(*registry, [view](const std::function<void(const json&)>& visit) {
+    std::lock_guard lock(view->mu);
+    if (view->for_each) view->for_each(visit);
+  });
   if (!s) warn(s);
 }
 

@@ -18,6 +18,7 @@
 
 #include "api/conditions.h"
 #include "api/naming.h"
+#include "common/log.h"
 #include "controller/resources.h"
 #include "etcd/client.h"
 #include "pki/tenant_pki.h"
@@ -145,11 +146,15 @@ class EtcdResource : public Resource {
     if (!applied.isDone()) return applied;
     auto listed = etcd.memberList();
     if (!listed) {
+      // The error names whichever member the client tried last, so it goes to the log; the
+      // condition says the same thing every time, and an unchanged status is not rewritten.
+      log::forCluster(ctx.cluster.metadata.name)
+          .info("etcd members unreachable", {{"error", listed.status().message()}});
       api::Condition c{std::string(cond::kEtcdHealthy),
                        std::string(cond::kUnknown),
                        "Unreachable",
-                       fmt::format("herd cannot reach the members, so it changes no membership: {}",
-                                   listed.status().message()),
+                       "herd cannot reach the members, so it changes no membership; the "
+                       "controller's log has the error",
                        "",
                        ctx.generation};
       api::setCondition(ctx.status, std::move(c), ctx.now);

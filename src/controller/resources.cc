@@ -13,16 +13,6 @@ namespace herd::controller {
 using kube::json;
 using EventType = EventRecorder::Type;
 
-std::string_view componentLabel(render::Component component) {
-  switch (component) {
-    case render::Component::kEtcd: return "etcd";
-    case render::Component::kApiServer: return "kube-apiserver";
-    case render::Component::kControllerManager: return "kube-controller-manager";
-    case render::Component::kScheduler: return "kube-scheduler";
-  }
-  return "unknown";
-}
-
 void Context::setCondition(std::string_view type, bool ok, std::string_view reason,
                            std::string_view message) {
   api::Condition c;
@@ -44,7 +34,7 @@ Result<render::ComponentSpec> Context::specFor(render::Component component) {
     if (spec.component == component) return spec;
   }
   return Status::internal(
-      fmt::format("the renderer made no spec for {}", componentLabel(component)));
+      fmt::format("the renderer made no spec for {}", render::componentName(component)));
 }
 
 Outcome rollOutComponent(Context& ctx, render::Component component, std::string_view condition,
@@ -58,7 +48,7 @@ Outcome rollOutComponent(Context& ctx, render::Component component, std::string_
   if (!state) {
     ctx.setCondition(condition, false, "ApplyFailed", state.status().message());
     return Outcome::failed("ApplyFailed",
-                           state.status().withContext(fmt::format("apply {}", componentLabel(component))));
+                           state.status().withContext(fmt::format("apply {}", render::componentName(component))));
   }
   if (!ctx.status.components) ctx.status.components.emplace();
   api::ComponentStatus& out = ((*ctx.status.components).*field).emplace();
@@ -76,7 +66,7 @@ Outcome rollOutComponent(Context& ctx, render::Component component, std::string_
                   state->replicas, spec->version, state->ready_replicas,
                   state->message.empty() ? "" : ": ", state->message);
   ctx.setCondition(condition, false, "RollingOut", message);
-  return Outcome::wait("WaitingForRollout", fmt::format("{}: {}", componentLabel(component), message),
+  return Outcome::wait("WaitingForRollout", fmt::format("{}: {}", render::componentName(component), message),
                        ctx.options.poll);
 }
 
@@ -187,7 +177,7 @@ class ComponentResource : public Resource {
   ComponentResource(render::Component component, std::string_view condition,
                     std::optional<api::ComponentStatus> api::ComponentsStatus::*field)
       : component_(component), condition_(condition), field_(field) {}
-  std::string_view name() const override { return componentLabel(component_); }
+  std::string_view name() const override { return render::componentName(component_); }
   std::string_view conditionType() const override { return condition_; }
   Outcome reconcile(Context& ctx) override {
     return rollOutComponent(ctx, component_, condition_, field_);

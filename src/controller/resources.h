@@ -27,8 +27,4 @@ std::unique_ptr<Resource> makeTenantObjectsResource();
 // The tenant's nodes and pods into status (tenant_objects.cc); after the addons.
 std::unique_ptr<Resource> makeObserveResource();
 
-// The workload name a component's specs use when a renderer leaves name empty, and the
-// status.components field it reports into: "etcd", "kube-apiserver", ...
-std::string_view componentLabel(render::Component component);
-
 }  // namespace herd::controller

@@ -392,6 +392,15 @@ TEST_F(ControllerTest, ReconcilingAConvergedClusterWritesNothing) {
   EXPECT_NE(text.find("herd_controller_clusters{phase=\"Running\"} 1"), std::string::npos) << text;
   EXPECT_NE(text.find("herd_controller_reconcile_duration_seconds_count"), std::string::npos);
   EXPECT_NE(text.find("herd_controller_queue_depth"), std::string::npos);
+  // Per tenant, from what the controller saw inside it.
+  EXPECT_NE(text.find("herd_cluster_ready{cluster=\"demo\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("herd_cluster_apiserver_ready{cluster=\"demo\"} 1"), std::string::npos);
+  EXPECT_NE(
+      text.find("herd_cluster_component_ready_replicas{cluster=\"demo\",component=\"etcd\"} 3"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("herd_cluster_nodes{cluster=\"demo\",state=\"total\"} 0"),
+            std::string::npos);
 }
 
 TEST_F(ControllerTest, UpgradesRollOneMinorAtATimeInSkewSafeOrder) {
@@ -754,6 +763,7 @@ TEST_F(ControllerTest, NodesAndPodsInsideTheTenantReachTheStatusWithinSeconds) {
   provider.setAutoRollout(true);
   ControllerOptions o = options();
   o.resync = 200ms;
+  o.metrics = &registry_;
   startController(provider, o);
   create("demo", "1.32");
   ASSERT_TRUE(waitUntil([&] { return conditionIs("demo", cond::kReady, "True"); }));
@@ -794,6 +804,14 @@ TEST_F(ControllerTest, NodesAndPodsInsideTheTenantReachTheStatusWithinSeconds) {
   EXPECT_EQ(status["pods"].value("failed", -1), 0);
   EXPECT_EQ(status["apiServerHealth"], json({{"ready", true}}))  // no check failing
       << status.dump();
+  std::string text = registry_.text();
+  EXPECT_NE(text.find("herd_cluster_nodes{cluster=\"demo\",state=\"ready\"} 1"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("herd_cluster_pods{cluster=\"demo\",phase=\"Running\"} 1"),
+            std::string::npos);
+  EXPECT_NE(text.find("herd_cluster_pods{cluster=\"demo\",phase=\"Pending\"} 1"),
+            std::string::npos);
 }
 
 }  // namespace

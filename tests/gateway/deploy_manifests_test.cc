@@ -352,12 +352,13 @@ TEST_F(GatewaySeedTest, KubectlAppliesTheKustomizationToTheSeed) {
 
 // Once applied, the seed itself answers, for the gateway's ServiceAccount, every request of
 // the seed route source with yes and a read of Secrets with no. Only a real kube-apiserver
-// evaluates RBAC; against the fake, ClusterRoleGrantsExactlyWhatTheSeedRouteSourceRequests
+// evaluates a ClusterRole's rules (the fake honours bindings to cluster-admin alone); against
+// the fake, ClusterRoleGrantsExactlyWhatTheSeedRouteSourceRequests
 // checks the same grants in the manifest.
 TEST_F(GatewaySeedTest, SeedAuthorizesTheGatewayAccountForItsRequestsOnly) {
   if (server_->isFake()) {
-    GTEST_SKIP() << "the fake apiserver does not evaluate RBAC objects (ClusterRole, "
-                    "ClusterRoleBinding); set HERD_KUBE_BIN to ask a real kube-apiserver";
+    GTEST_SKIP() << "the fake apiserver honours only bindings to cluster-admin, not the rules "
+                    "of other ClusterRoles; set HERD_KUBE_BIN to ask a real kube-apiserver";
   }
   applyKustomization();
   if (IsSkipped() || HasFatalFailure()) return;

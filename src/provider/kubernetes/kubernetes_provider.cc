@@ -155,7 +155,7 @@ Result<ComponentState> KubernetesProvider::applyComponent(const api::Cluster& cl
   for (const auto& object : objects) {
     HERD_ASSIGN_OR_RETURN(workload, applyObject(object));
   }
-  HERD_RETURN_IF_ERROR(pruneComponent(cluster, componentLabel(spec.component), objects));
+  HERD_RETURN_IF_ERROR(pruneComponent(cluster, render::componentName(spec.component), objects));
   return workloadState(workload);  // the workload is applied last
 }
 

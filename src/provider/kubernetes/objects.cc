@@ -163,7 +163,7 @@ const std::map<std::string, std::string>* podBootstrapEnv(const ComponentSpec& s
 
 Result<json> podTemplate(const api::Cluster& cluster, const ComponentSpec& spec) {
   HERD_RETURN_IF_ERROR(checkFiles(spec));
-  const std::string_view component = componentLabel(spec.component);
+  const std::string_view component = render::componentName(spec.component);
   json env = json::array();
   env.push_back({{"name", std::string(render::kMemberEnv)},
                  {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}});
@@ -227,7 +227,7 @@ json servicePort(const std::string& name, int port, int target) {
 
 Result<std::vector<json>> services(const api::Cluster& cluster, const ComponentSpec& spec) {
   const std::string ns = api::tenantNamespace(cluster);
-  const std::string_view component = componentLabel(spec.component);
+  const std::string_view component = render::componentName(spec.component);
   std::vector<json> out;
   auto service = [&](const std::string& name, json spec_json) -> Result<json> {
     HERD_ASSIGN_OR_RETURN(json meta, objectMeta(cluster, component, name, ns));
@@ -280,7 +280,7 @@ Result<std::vector<json>> services(const api::Cluster& cluster, const ComponentS
 // replicas keeps one serving. A single replica gets none: it would block every node drain.
 Result<std::optional<json>> disruptionBudget(const api::Cluster& cluster,
                                              const ComponentSpec& spec) {
-  json budget = {{"selector", {{"matchLabels", selectorOf(cluster, componentLabel(spec.component))}}}};
+  json budget = {{"selector", {{"matchLabels", selectorOf(cluster, render::componentName(spec.component))}}}};
   if (spec.component == render::Component::kEtcd) {
     budget["maxUnavailable"] = 1;
   } else if (spec.replicas >= 2) {
@@ -288,7 +288,7 @@ Result<std::optional<json>> disruptionBudget(const api::Cluster& cluster,
   } else {
     return std::optional<json>();
   }
-  HERD_ASSIGN_OR_RETURN(json meta, objectMeta(cluster, componentLabel(spec.component), spec.name,
+  HERD_ASSIGN_OR_RETURN(json meta, objectMeta(cluster, render::componentName(spec.component), spec.name,
                                               api::tenantNamespace(cluster)));
   return std::optional<json>(json{{"apiVersion", "policy/v1"},
                                   {"kind", "PodDisruptionBudget"},
@@ -298,7 +298,7 @@ Result<std::optional<json>> disruptionBudget(const api::Cluster& cluster,
 
 Result<json> workload(const api::Cluster& cluster, const ComponentSpec& spec,
                       const ProviderOptions& options) {
-  const std::string_view component = componentLabel(spec.component);
+  const std::string_view component = render::componentName(spec.component);
   HERD_ASSIGN_OR_RETURN(json meta,
                         objectMeta(cluster, component, spec.name, api::tenantNamespace(cluster)));
   HERD_ASSIGN_OR_RETURN(json pod, podTemplate(cluster, spec));
@@ -384,16 +384,6 @@ Result<kube::ResourceRef> resourceOf(const json& object) {
                                      object.value("apiVersion", ""), kind));
 }
 
-std::string_view componentLabel(render::Component component) {
-  switch (component) {
-    case render::Component::kEtcd: return "etcd";
-    case render::Component::kApiServer: return "kube-apiserver";
-    case render::Component::kControllerManager: return "kube-controller-manager";
-    case render::Component::kScheduler: return "kube-scheduler";
-  }
-  return "unknown";
-}
-
 std::map<std::string, std::string> labelsFor(const api::Cluster& cluster,
                                              std::string_view component) {
   return {{std::string(kClusterLabel), cluster.metadata.name},
@@ -463,7 +453,7 @@ Result<std::vector<json>> componentObjects(const api::Cluster& cluster,
                                            const ProviderOptions& options) {
   if (spec.name.empty() || spec.image.empty() || spec.binary.empty()) {
     return Status::invalid(fmt::format("component {}: name, image and binary are required",
-                                       componentLabel(spec.component)));
+                                       render::componentName(spec.component)));
   }
   if (spec.replicas < 0) {
     return Status::invalid(fmt::format("{}: replicas {} is negative", spec.name, spec.replicas));
@@ -476,7 +466,7 @@ Result<std::vector<json>> componentObjects(const api::Cluster& cluster,
     if (f.pki_file.empty()) data[baseOf(f.path)] = f.content;
   }
   if (!data.empty()) {
-    HERD_ASSIGN_OR_RETURN(json meta, objectMeta(cluster, componentLabel(spec.component),
+    HERD_ASSIGN_OR_RETURN(json meta, objectMeta(cluster, render::componentName(spec.component),
                                                 configMapName(spec), ns));
     out.push_back(
         {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", meta}, {"data", data}});

@@ -59,9 +59,6 @@ inline constexpr std::string_view kKinds[] = {"Namespace",  "NetworkPolicy", "Se
                                               "ConfigMap",  "Service",       "StatefulSet",
                                               "Deployment", "PodDisruptionBudget"};
 
-// "etcd", "kube-apiserver", ...: the herd.io/component label and the container's name.
-std::string_view componentLabel(render::Component component);
-
 // The labels every object of `component` carries; the first two also select its pods.
 std::map<std::string, std::string> labelsFor(const api::Cluster& cluster,
                                              std::string_view component);
