@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 #include "api/conditions.h"
@@ -130,6 +131,7 @@ class EtcdResource : public Resource {
   static void record(Context& ctx, std::vector<api::EtcdMemberStatus> members) {
     sortByIndex(members);
     if (!ctx.status.etcd) ctx.status.etcd.emplace();
+    keepSettledEtcdFigures(ctx.status.etcd->members, members);
     ctx.status.etcd->members = std::move(members);
   }
 
@@ -479,6 +481,33 @@ void EtcdResource::maintain(Context& ctx, etcd::Client& etcd, const Observed& se
 }
 
 }  // namespace
+
+void keepSettledEtcdFigures(const std::vector<api::EtcdMemberStatus>& written,
+                            std::vector<api::EtcdMemberStatus>& fresh) {
+  if (written.size() != fresh.size()) return;
+  auto settled = [](api::EtcdMemberStatus m) {
+    m.raftIndex = m.dbSize = m.dbSizeInUse = 0;
+    return m;
+  };
+  auto movedATenth = [](int64_t was, int64_t now) {
+    return std::abs(now - was) * 10 >= std::max<int64_t>(was, 1);
+  };
+  int64_t highest = 0;
+  for (const auto& m : fresh) highest = std::max(highest, m.raftIndex);
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    const auto& was = written[i];
+    const auto& now = fresh[i];
+    if (!(settled(was) == settled(now))) return;
+    if (movedATenth(was.dbSize, now.dbSize) || movedATenth(was.dbSizeInUse, now.dbSizeInUse))
+      return;
+    if (now.reachable && highest - now.raftIndex >= kEtcdLagRefresh) return;
+  }
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    fresh[i].raftIndex = written[i].raftIndex;
+    fresh[i].dbSize = written[i].dbSize;
+    fresh[i].dbSizeInUse = written[i].dbSizeInUse;
+  }
+}
 
 std::unique_ptr<Resource> makeEtcdResource() {
   return std::make_unique<EtcdResource>();

@@ -18,6 +18,14 @@ std::vector<std::unique_ptr<Resource>> clusterResources();
 // etcd: rolled out, its membership grown, shrunk and healed one member at a time, and its
 // members' health in status (etcd_resource.cc).
 std::unique_ptr<Resource> makeEtcdResource();
+// The members' health figures move with every write to etcd (raftIndex) and with its size, so
+// a status that held them fresh would be rewritten on every resync of a converged cluster.
+// `fresh` (ordered as `written`, by name) keeps the figures of `written`, the status last
+// written, unless something else about a member changed, a database size moved by a tenth
+// or more, or a member's fresh raft index is kEtcdLagRefresh or more behind the highest one.
+inline constexpr int64_t kEtcdLagRefresh = 1000;
+void keepSettledEtcdFigures(const std::vector<api::EtcdMemberStatus>& written,
+                            std::vector<api::EtcdMemberStatus>& fresh);
 // Applies a component's rendered spec and reports it into `field` of status.components and
 // `condition`: done once rolled out, else a wait.
 Outcome rollOutComponent(Context& ctx, render::Component component, std::string_view condition,

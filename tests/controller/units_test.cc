@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "controller/gateway_ports.h"
+#include "controller/resources.h"
 #include "controller/tenant_client.h"
 #include "controller/upgrade.h"
 
@@ -91,6 +92,54 @@ current-context: admin@demo
   auto named = tenantRestConfig(files, "https://127.0.0.1:17001", "demo.example.com");
   ASSERT_TRUE(named.isOk());
   EXPECT_EQ(named->tls_server_name, "demo.example.com");
+}
+
+api::EtcdMemberStatus member(const std::string& name, int64_t raft, int64_t db) {
+  api::EtcdMemberStatus m;
+  m.name = name;
+  m.id = name + "-id";
+  m.reachable = true;
+  m.raftIndex = raft;
+  m.dbSize = db;
+  m.dbSizeInUse = db / 2;
+  return m;
+}
+
+TEST(KeepSettledEtcdFiguresTest, SettledFiguresKeepWhatWasWrittenSoNothingIsRewritten) {
+  std::vector<api::EtcdMemberStatus> written = {member("etcd-0", 5000, 1 << 20),
+                                                member("etcd-1", 4990, 1 << 20)};
+  // A few hundred writes later, sizes within a tenth: the status stays as written.
+  auto fresh = std::vector{member("etcd-0", 5400, (1 << 20) + 4096),
+                           member("etcd-1", 5390, (1 << 20) + 8192)};
+  keepSettledEtcdFigures(written, fresh);
+  EXPECT_EQ(fresh, written);
+}
+
+TEST(KeepSettledEtcdFiguresTest, AnyOtherChangeABigMoveOrALaggingMemberRefreshesThemAll) {
+  std::vector<api::EtcdMemberStatus> written = {member("etcd-0", 5000, 1 << 20),
+                                                member("etcd-1", 4990, 1 << 20)};
+  auto leader = std::vector{member("etcd-0", 5400, 1 << 20), member("etcd-1", 5390, 1 << 20)};
+  leader[1].leader = true;  // another fact changed: every figure is refreshed with it
+  auto fresh = leader;
+  keepSettledEtcdFigures(written, fresh);
+  EXPECT_EQ(fresh, leader);
+
+  auto grown = std::vector{member("etcd-0", 5400, 2 << 20), member("etcd-1", 5390, 1 << 20)};
+  fresh = grown;
+  keepSettledEtcdFigures(written, fresh);
+  EXPECT_EQ(fresh, grown) << "a database that doubled is shown";
+
+  auto lagging = std::vector{member("etcd-0", 5400 + kEtcdLagRefresh, 1 << 20),
+                             member("etcd-1", 5400, 1 << 20)};
+  fresh = lagging;
+  keepSettledEtcdFigures(written, fresh);
+  EXPECT_EQ(fresh, lagging) << "a member behind the others is shown";
+
+  auto more = std::vector{member("etcd-0", 5400, 1 << 20), member("etcd-1", 5390, 1 << 20),
+                          member("etcd-2", 0, 0)};
+  fresh = more;
+  keepSettledEtcdFigures(written, fresh);
+  EXPECT_EQ(fresh, more) << "a membership change is shown whole";
 }
 
 }  // namespace
