@@ -40,6 +40,15 @@ std::vector<std::string> allPaths() {
   return paths;
 }
 
+int storeRank(std::string_view path) {
+  for (const auto& entry : certificateTable()) {
+    if (!entry.isCa()) continue;
+    if (path == keyPath(entry)) return 0;
+    if (path == certPath(entry)) return 1;
+  }
+  return 2;
+}
+
 }  // namespace layout
 
 namespace {
@@ -115,7 +124,7 @@ struct Inspection {
   std::vector<std::string> renew_reasons;  // when kUsable: why a leaf must be reissued
   std::string warning;                     // when kUsable: e.g. a CA close to expiry
   std::optional<Issued> material;          // when kUsable
-  std::optional<PrivateKey> orphan_key;    // a leaf's key whose certificate is missing
+  std::optional<PrivateKey> orphan_key;    // a key whose certificate is missing
 };
 
 Inspection broken(Status status) {
@@ -136,14 +145,16 @@ Inspection inspect(const CertEntry& entry, const PkiFiles& files, const Issued* 
   Inspection out;
   if (!found->any()) return out;
 
-  if (entry.isCa() && (!found->cert_pem || !found->key_pem)) {
-    const std::string& missing = found->cert_pem ? key_path : cert_path;
+  // A CA's certificate without its key cannot sign again, and a new key would orphan every
+  // credential it issued. Its key without the certificate is what a write cut short leaves
+  // (keys are stored first, see layout::storeRank): the certificate is issued again from it.
+  if (entry.isCa() && found->cert_pem && !found->key_pem) {
     return broken(Status::failedPrecondition(
         fmt::format("{} is missing while its other half exists. herd never replaces a CA on its "
                     "own: every credential it "
                     "issued would stop working. Restore {} from a backup, or remove the CA's files "
                     "deliberately to start over",
-                    missing, missing)));
+                    key_path, key_path)));
   }
   std::optional<PrivateKey> key;
   if (found->key_pem) {
@@ -312,7 +323,7 @@ class Reconciler {
       case Inspection::State::kBroken:
         return seen.error;
       case Inspection::State::kMissing:
-        if (entry.isCa() && anyLeafOf(entry)) {
+        if (entry.isCa() && !seen.orphan_key && anyLeafOf(entry)) {
           return Status::failedPrecondition(
               fmt::format("{} is missing but certificates it issued exist. herd will not create a "
                           "new CA over them: restore "
@@ -321,6 +332,10 @@ class Reconciler {
         }
         action = existingData(layout::certPath(entry)) ? PkiAction::kRenewed : PkiAction::kCreated;
         reason = action == PkiAction::kCreated ? "missing" : "private key missing";
+        if (seen.orphan_key) {
+          action = PkiAction::kCreated;
+          reason = "certificate missing: issued again with the stored key";
+        }
         HERD_RETURN_IF_ERROR(issue(entry, std::move(seen.orphan_key)));
         break;
       case Inspection::State::kUsable:

@@ -72,6 +72,10 @@ std::string certPath(const CertEntry& entry);  // pki/<name>.crt, or <kubeconfig
 std::string keyPath(const CertEntry& entry);   // pki/<name>.key, or <kubeconfig>
 // Every path a complete set has.
 std::vector<std::string> allPaths();
+// The order a store writes a set in, when it cannot write it in one step: CA keys (0), then CA
+// certificates (1), then the rest (2). Whatever a write cut short leaves, the next
+// reconcilePki() completes it without replacing a CA.
+int storeRank(std::string_view path);
 }  // namespace layout
 
 enum class PkiAction { kCreated, kKept, kRenewed, kUpdated };

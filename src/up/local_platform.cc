@@ -287,6 +287,16 @@ class Platform : public LocalPlatform {
       if (tls == 0) tls = port(previous->tls_listen);
       http = port(previous->http_listen);
       admin = port(previous->admin_listen);
+      // Another program may have taken one while herd was down: then a fresh one, said aloud
+      // (for the TLS port, kubeconfigs follow on the next reconcile).
+      for (int* p : {&tls, &http, &admin}) {
+        if (*p == 0 || (p == &tls && options_.gateway_port != 0)) continue;
+        if (net::listenTcp(net::formatHostPort(ip, static_cast<uint16_t>(*p)), 1).isOk()) continue;
+        say(fmt::format("gateway: port {} of the last run is taken by another program, using "
+                        "another one",
+                        *p));
+        *p = 0;
+      }
     }
     for (int* p : {&tls, &http, &admin}) {
       if (*p != 0) continue;

@@ -2,6 +2,8 @@
 // never replace a CA, and clear errors for material that cannot be trusted.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "api/defaults.h"
 #include "pki/certificate.h"
 #include "pki/kubeconfig.h"
@@ -212,6 +214,55 @@ TEST_F(RotationTest, MissingCaHalfOrCaUnderExistingLeavesIsAnError) {
       result.status().message().find("pki/etcd/ca.crt is missing but certificates it issued exist"),
       std::string::npos)
       << result.status().message();
+}
+
+TEST_F(RotationTest, ACaCertificateLostBesideItsKeyIsIssuedAgainWithThatKey) {
+  const Certificate old_ca = certAt(files_, "pki/ca.crt");
+  files_.erase("pki/ca.crt");
+  auto result = again(cluster_);
+  ASSERT_TRUE(result.isOk()) << result.status().toString();
+  auto changes = byItem(*result);
+  EXPECT_EQ(changes.at("ca").action, PkiAction::kCreated);
+  EXPECT_NE(changes.at("ca").reason.find("stored key"), std::string::npos)
+      << changes.at("ca").reason;
+  EXPECT_EQ(result->files.at("pki/ca.key"), files_.at("pki/ca.key"));
+  const Certificate new_ca = certAt(result->files, "pki/ca.crt");
+  // What the lost certificate's key signed still verifies: the apiserver's serving
+  // certificate is kept, not reissued.
+  EXPECT_TRUE(certAt(files_, "pki/apiserver.crt").verifySignedBy(new_ca).isOk());
+  EXPECT_TRUE(certAt(files_, "pki/apiserver.crt").verifySignedBy(old_ca).isOk());
+  EXPECT_EQ(result->files.at("pki/apiserver.crt"), files_.at("pki/apiserver.crt"));
+}
+
+// A store that writes one item at a time (a Secret, a file) in layout::storeRank's order and
+// is killed after any of them leaves a set that reconcilePki completes, keeping every CA key.
+TEST_F(RotationTest, AStoreCutShortAnywhereIsCompletedWithTheSameCas) {
+  std::vector<std::string> order;
+  for (const auto& [path, file] : files_) order.push_back(path);
+  std::stable_sort(order.begin(), order.end(), [](const std::string& a, const std::string& b) {
+    return layout::storeRank(a) < layout::storeRank(b);
+  });
+  for (size_t stored = 0; stored <= order.size(); ++stored) {
+    SCOPED_TRACE(stored == 0 ? std::string("nothing stored")
+                             : "stored up to " + order[stored - 1]);
+    PkiFiles partial;
+    for (size_t i = 0; i < stored; ++i) partial[order[i]] = files_.at(order[i]);
+    auto result = reconcilePki(cluster_, partial, options_);
+    ASSERT_TRUE(result.isOk()) << result.status().toString();
+    for (const auto& entry : certificateTable()) {
+      if (!entry.isCa()) continue;
+      const std::string key = layout::keyPath(entry);
+      if (partial.contains(key)) {
+        EXPECT_EQ(result->files.at(key), partial.at(key)) << key;
+      }
+      const Certificate ca = certAt(result->files, layout::certPath(entry));
+      for (const auto& leaf : certificateTable()) {
+        if (leaf.ca != entry.name) continue;
+        EXPECT_TRUE(certAt(result->files, layout::certPath(leaf)).verifySignedBy(ca).isOk())
+            << leaf.name;
+      }
+    }
+  }
 }
 
 TEST_F(RotationTest, MissingLeafIsReissuedAndTheRestKept) {

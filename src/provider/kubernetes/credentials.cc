@@ -113,6 +113,7 @@ Result<std::vector<json>> credentialSecrets(const api::Cluster& cluster,
   struct Pending {
     json data = json::object();
     std::map<std::string, unsigned> modes;
+    int rank = 2;
   };
   std::map<std::string, Pending> by_secret;
   for (const auto& [path, file] : files) {
@@ -124,10 +125,16 @@ Result<std::vector<json>> credentialSecrets(const api::Cluster& cluster,
     Pending& p = by_secret[std::string(where->secret)];
     p.data[std::string(where->key)] = base64Encode(file.data);
     p.modes[std::string(where->key)] = file.mode;
+    p.rank = std::min(p.rank, pki::layout::storeRank(path));
   }
+  std::vector<std::pair<std::string, Pending*>> ordered;
+  for (auto& [name, p] : by_secret) ordered.emplace_back(name, &p);
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const auto& a, const auto& b) { return a.second->rank < b.second->rank; });
   const std::string ns = api::tenantNamespace(cluster);
   std::vector<json> out;
-  for (auto& [name, p] : by_secret) {
+  for (auto& [name, pending] : ordered) {
+    Pending& p = *pending;
     HERD_ASSIGN_OR_RETURN(json meta, objectMeta(cluster, kCredentialsComponent, name, ns));
     meta["annotations"][std::string(kFileModesAnnotation)] = modesAnnotation(p.modes);
     out.push_back({{"apiVersion", "v1"},

@@ -35,7 +35,9 @@ inline constexpr std::string_view kAdminKubeconfigKey = "admin.conf";
 // On each credential Secret: "key=mode" pairs (octal), so a load gives the files back as stored.
 inline constexpr std::string_view kFileModesAnnotation = "herd.io/file-modes";
 
-// The Secrets holding `files`, sorted by name; only Secrets with at least one file. Invalid
+// The Secrets holding `files`, in the order to store them (pki::layout::storeRank: those
+// with a CA key first, then the CA certificates, then by name); only Secrets with at least
+// one file. Invalid
 // when a path has no place in the table (a file herd would otherwise silently lose).
 Result<std::vector<nlohmann::json>> credentialSecrets(const api::Cluster& cluster,
                                                       const pki::PkiFiles& files);

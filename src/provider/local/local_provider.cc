@@ -184,6 +184,22 @@ Result<TenantState*> LocalProvider::tenant(const std::string& cluster) {
   auto it = tenants_.find(cluster);
   if (it == tenants_.end()) {
     HERD_ASSIGN_OR_RETURN(auto state, TenantState::open(options_.state_root, cluster));
+    // Once per herd run, before any port is handed out: a port that another program took
+    // while herd was down must not carry this tenant's traffic to it.
+    auto ours = [&state](const std::string& member) {
+      return recordedProcessRunning(fmt::format("{}/{}/{}.pid", state.dir(), member, member));
+    };
+    HERD_ASSIGN_OR_RETURN(auto taken, state.releaseTakenPorts(options_.address, ours));
+    for (const auto& [what, port] : taken.released) {
+      log::forCluster(cluster).warn("a port of the tenant is taken by another program: "
+                                    "the member moves to a new one",
+                                    {{"port", what}, {"was", port}});
+    }
+    for (const auto& [what, port] : taken.kept) {
+      log::forCluster(cluster).warn("an etcd peer port is taken by another program: the member "
+                                    "cannot start until it is free (its cluster records it)",
+                                    {{"port", what}, {"number", port}});
+    }
     it = tenants_.emplace(cluster, std::move(state)).first;
   }
   return &it->second;

@@ -422,13 +422,29 @@ void Supervisor::stopAll() {
   procs.clear();
 }
 
-Status stopRecorded(const std::string& pid_path, std::chrono::milliseconds grace) {
+namespace {
+
+// The pid and start time a pid file records; nullopt when it records none.
+std::optional<std::pair<pid_t, uint64_t>> recordedProcess(const std::string& pid_path) {
   auto text = files::read(pid_path);
-  if (!text) return Status::ok();  // nothing recorded
+  if (!text) return std::nullopt;
   std::istringstream in(*text);
   long pid = 0;
   uint64_t start = 0;
-  if (in >> pid >> start && pid > 0) terminate(static_cast<pid_t>(pid), start, grace);
+  if (!(in >> pid >> start) || pid <= 0) return std::nullopt;
+  return std::make_pair(static_cast<pid_t>(pid), start);
+}
+
+}  // namespace
+
+bool recordedProcessRunning(const std::string& pid_path) {
+  auto recorded = recordedProcess(pid_path);
+  return recorded && isSameLiveProcess(recorded->first, recorded->second);
+}
+
+Status stopRecorded(const std::string& pid_path, std::chrono::milliseconds grace) {
+  if (auto recorded = recordedProcess(pid_path))
+    terminate(recorded->first, recorded->second, grace);
   if (::unlink(pid_path.c_str()) != 0 && errno != ENOENT) {
     return Status::io(fmt::format("remove {}: {}", pid_path, std::strerror(errno)));
   }

@@ -104,6 +104,8 @@ class Supervisor {
 // that pid is still the recorded process (same start time), and removes the file. For a
 // process no supervisor holds: one a killed herd left, whose spec has changed since.
 Status stopRecorded(const std::string& pid_path, std::chrono::milliseconds grace);
+// Whether the process `pid_path` records is still running (the same pid, the same start time).
+bool recordedProcessRunning(const std::string& pid_path);
 
 // The kernel's start time of a process (clock ticks since boot), from /proc/<pid>/stat;
 // nullopt when there is no such process.

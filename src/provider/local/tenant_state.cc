@@ -7,10 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "common/files.h"
 #include "common/net.h"
@@ -115,7 +119,15 @@ Result<pki::PkiFiles> TenantState::loadCredentials() const {
 }
 
 Status TenantState::storeCredentials(const pki::PkiFiles& set) const {
-  for (const auto& [rel, file] : set) {
+  // One file at a time, so in the order that leaves a set the next reconcile can complete.
+  std::vector<std::pair<const std::string*, const pki::PkiFile*>> ordered;
+  for (const auto& [rel, file] : set) ordered.emplace_back(&rel, &file);
+  std::stable_sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) {
+    return pki::layout::storeRank(*a.first) < pki::layout::storeRank(*b.first);
+  });
+  for (const auto& [rel_ptr, file_ptr] : ordered) {
+    const std::string& rel = *rel_ptr;
+    const pki::PkiFile& file = *file_ptr;
     if (rel.empty() || rel.front() == '/' || rel.find("..") != std::string::npos) {
       return Status::invalid(fmt::format("\"{}\" is not a path of the PKI layout", rel));
     }
@@ -149,16 +161,43 @@ Result<int> TenantState::port(const std::string& name, const std::string& addres
     for (const auto& [n, p] : *theirs) taken.insert(p);
   }
   for (const auto& [n, p] : ports_) taken.insert(p);
-  for (int p = range.first; p <= range.last; ++p) {
+  const int size = range.last - range.first + 1;
+  const int offset =
+      size > 0 ? static_cast<int>(std::hash<std::string>{}(root_) % static_cast<size_t>(size)) : 0;
+  for (int i = 0; i < size; ++i) {
+    const int p = range.first + (offset + i) % size;
     if (taken.contains(p) || !canBind(address, p)) continue;
     ports_[name] = p;
-    nlohmann::json doc(ports_);
-    HERD_RETURN_IF_ERROR(
-        files::writeAtomic(dir_ + "/" + std::string(kPortsFile), doc.dump(2) + "\n", 0600));
+    HERD_RETURN_IF_ERROR(savePorts());
     return p;
   }
   return Status::resourceExhausted(fmt::format("no free port left in {}-{} on {} for {}",
                                                range.first, range.last, address, name));
+}
+
+Status TenantState::savePorts() const {
+  nlohmann::json doc(ports_);
+  return files::writeAtomic(dir_ + "/" + std::string(kPortsFile), doc.dump(2) + "\n", 0600);
+}
+
+Result<TenantState::TakenPorts> TenantState::releaseTakenPorts(
+    const std::string& address, const std::function<bool(const std::string&)>& ours) {
+  TakenPorts out;
+  for (auto it = ports_.begin(); it != ports_.end();) {
+    const auto& [name, p] = *it;
+    const std::string member = name.substr(0, name.rfind('.'));
+    if (canBind(address, p) || ours(member)) {
+      ++it;
+    } else if (name.ends_with(".peer")) {
+      out.kept.emplace_back(name, p);
+      ++it;
+    } else {
+      out.released.emplace_back(name, p);
+      it = ports_.erase(it);
+    }
+  }
+  if (!out.released.empty()) HERD_RETURN_IF_ERROR(savePorts());
+  return out;
 }
 
 Status TenantState::remove() const {

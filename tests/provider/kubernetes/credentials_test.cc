@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 #include <set>
@@ -86,8 +87,10 @@ TEST(CredentialSecretsTest, ASubsetMakesOnlyTheSecretsItNeeds) {
   ASSERT_TRUE(secrets.isOk());
   std::vector<std::string> names;
   for (const auto& s : *secrets) names.push_back(s["metadata"]["name"]);
-  EXPECT_EQ(names, (std::vector<std::string>{"admin-kubeconfig", "ca-certs", "ca-key"}));
-  const json& admin = (*secrets)[0];
+  // The CA's key first, then its certificate: a store cut short between them leaves what the
+  // next reconcile completes (pki::layout::storeRank).
+  EXPECT_EQ(names, (std::vector<std::string>{"ca-key", "ca-certs", "admin-kubeconfig"}));
+  const json& admin = (*secrets)[2];
   EXPECT_EQ(admin["metadata"]["namespace"], "herd-alpha");
   EXPECT_EQ(admin["metadata"]["labels"]["herd.io/cluster"], "alpha");
   EXPECT_EQ(admin["metadata"]["labels"]["herd.io/component"], "credentials");
@@ -95,6 +98,18 @@ TEST(CredentialSecretsTest, ASubsetMakesOnlyTheSecretsItNeeds) {
   EXPECT_EQ(admin["metadata"]["annotations"][std::string(kFileModesAnnotation)], "admin.conf=0600");
   EXPECT_EQ(admin["data"]["admin.conf"], base64Encode("kubeconfig\n"));
   EXPECT_EQ(admin["type"], "Opaque");
+}
+
+TEST(CredentialSecretsTest, EveryCaKeyIsStoredBeforeTheCaCertificatesAndTheRest) {
+  auto secrets = credentialSecrets(testdata::cluster(), testdata::pkiFiles());
+  ASSERT_TRUE(secrets.isOk()) << secrets.status().toString();
+  std::vector<std::string> names;
+  for (const auto& s : *secrets) names.push_back(s["metadata"]["name"]);
+  ASSERT_GE(names.size(), 5u);
+  std::set<std::string> first_three(names.begin(), names.begin() + 3);
+  EXPECT_EQ(first_three, (std::set<std::string>{"ca-key", "etcd-ca-key", "front-proxy-ca-key"}));
+  EXPECT_EQ(names[3], "ca-certs");
+  EXPECT_TRUE(std::is_sorted(names.begin() + 4, names.end()));
 }
 
 TEST(CredentialSecretsTest, AFileWithoutAPlaceIsRefused) {

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include "common/files.h"
@@ -108,6 +109,46 @@ TEST(TenantStateTest, PortsAreKeptAcrossRestartsAndNeverShared) {
   EXPECT_EQ(again->port("etcd-0.client", "127.0.0.1", range).valueOr(0), *a_client);
   EXPECT_EQ(again->port("etcd-0.peer", "127.0.0.1", range).valueOr(0), *a_peer);
   EXPECT_EQ(modeOf(again->dir() + "/ports.json"), 0600u);
+}
+
+// herd was down and another program (a second herd, anything) took ports of the tenant: the
+// tenant gives up those its own processes do not hold and gets fresh ones, except an etcd
+// peer port, which etcd's membership records.
+TEST(TenantStateTest, PortsAnotherProgramTookAreGivenUpExceptEtcdPeerPorts) {
+  herd::testing::TempDir root;
+  Listener api, peer;
+  const int free_port = herd::testing::freeLoopbackPort();
+  ASSERT_TRUE(TenantState::open(root.path(), "alpha").isOk());
+  root.write("alpha/ports.json", fmt::format("{{\"kube-apiserver-0.secure\": {}, "
+                                             "\"etcd-0.peer\": {}, \"etcd-0.client\": {}}}",
+                                             api.port, peer.port, free_port));
+  auto state = TenantState::open(root.path(), "alpha");
+  ASSERT_TRUE(state.isOk()) << state.status().message();
+
+  // While the tenant's own apiserver runs, its port is rightly busy.
+  auto mine = state->releaseTakenPorts("127.0.0.1", [](const std::string& member) {
+    return member == "kube-apiserver-0" || member == "etcd-0";
+  });
+  ASSERT_TRUE(mine.isOk());
+  EXPECT_TRUE(mine->released.empty());
+  EXPECT_TRUE(mine->kept.empty());
+  EXPECT_EQ(state->ports().size(), 3u);
+
+  auto taken = state->releaseTakenPorts("127.0.0.1", [](const std::string&) { return false; });
+  ASSERT_TRUE(taken.isOk()) << taken.status().message();
+  using Named = std::vector<std::pair<std::string, int>>;
+  EXPECT_EQ(taken->released, (Named{{"kube-apiserver-0.secure", api.port}}));
+  EXPECT_EQ(taken->kept, (Named{{"etcd-0.peer", peer.port}}));
+  EXPECT_EQ(state->ports().at("etcd-0.client"), free_port) << "a free port stays the tenant's";
+
+  PortRange range{20000, 29999};
+  auto moved = state->port("kube-apiserver-0.secure", "127.0.0.1", range);
+  ASSERT_TRUE(moved.isOk()) << moved.status().message();
+  EXPECT_NE(*moved, api.port);
+  auto reopened = TenantState::open(root.path(), "alpha");
+  ASSERT_TRUE(reopened.isOk());
+  EXPECT_EQ(reopened->ports().at("kube-apiserver-0.secure"), *moved) << "the move is kept";
+  EXPECT_EQ(reopened->ports().at("etcd-0.peer"), peer.port);
 }
 
 TEST(TenantStateTest, AFullRangeIsAClearError) {
