@@ -144,14 +144,7 @@ class Platform : public LocalPlatform {
 
   // Applies every spec of the seed until each has rolled out, in order.
   Status startSeed() {
-    LocalProviderOptions o;
-    o.state_root = options_.state_dir + "/seed";
-    o.address = options_.address;
-    o.ports = kSeedPorts;
-    o.binaries = [b = binaries_](const std::string& name, const std::string& version) {
-      return (*b)(name, version);
-    };
-    seed_ = std::make_unique<LocalProvider>(std::move(o));
+    seed_ = std::make_unique<LocalProvider>(localProviderOptions("seed", kSeedPorts));
 
     api::Cluster seed;
     seed.metadata.name = "seed";
@@ -267,6 +260,19 @@ class Platform : public LocalPlatform {
     return Status::ok();
   }
 
+  // A local provider keeping its processes under <state>/<subdir>, on `ports` of the address.
+  LocalProviderOptions localProviderOptions(const std::string& subdir,
+                                            provider::local::PortRange ports) const {
+    LocalProviderOptions o;
+    o.state_root = options_.state_dir + "/" + subdir;
+    o.address = options_.address;
+    o.ports = ports;
+    o.binaries = [b = binaries_](const std::string& name, const std::string& version) {
+      return (*b)(name, version);
+    };
+    return o;
+  }
+
   // A port of the address nothing listens on now (the kernel's choice).
   Result<int> freePort() {
     HERD_ASSIGN_OR_RETURN(auto fd, net::listenTcp(net::formatHostPort(options_.address, 0), 1));
@@ -325,13 +331,7 @@ class Platform : public LocalPlatform {
   }
 
   Status startController() {
-    LocalProviderOptions o;
-    o.state_root = options_.state_dir + "/tenants";
-    o.address = options_.address;
-    o.ports = kTenantPorts;
-    o.binaries = [b = binaries_](const std::string& name, const std::string& version) {
-      return (*b)(name, version);
-    };
+    LocalProviderOptions o = localProviderOptions("tenants", kTenantPorts);
     o.seed = tenant_seed_client_.get();
     tenants_ = std::make_unique<LocalProvider>(std::move(o));
 
